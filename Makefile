@@ -1,0 +1,59 @@
+# vswin-edu: the two commands a newcomer needs are `make setup lab` (or, headless, `make setup book`)
+# and `make test`.  Everything runs inside .venv; nothing is downloaded at run time.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+# pytest exits 5 when a selection holds no test; an empty subset is not a failure here.
+PYTEST = run_pytest() { $(PY) -m pytest "$$@"; rc=$$?; if [ $$rc -eq 5 ]; then echo "(no tests in this subset)"; rc=0; fi; return $$rc; }; run_pytest
+
+.PHONY: setup browser lab test test-unit test-notebooks test-browser lint notebooks book bench clean-notebooks clean
+
+setup: $(VENV)/.installed browser
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --upgrade --quiet pip
+	$(PY) -m pip install --quiet -e ".[dev]"
+	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (vswin-edu)"
+	touch $@
+
+# Headless Chromium for the real-browser widget tests (Debian package; never `playwright install`).
+browser:
+	@if [ -x /usr/bin/chromium ]; then echo "chromium: /usr/bin/chromium"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "NOTE: the browser tests need Debian's chromium: sudo apt-get install -y chromium"; fi
+
+lab: $(VENV)/.installed
+	$(VENV)/bin/jupyter lab notebooks/00_video_tensors.ipynb
+
+test: test-unit test-notebooks test-browser
+
+test-unit: $(VENV)/.installed
+	$(PYTEST) tests -m "not browser" -q
+
+test-notebooks: $(VENV)/.installed
+	$(PYTEST) notebooks --nbval-lax --nbval-current-env -q -p no:randomly
+
+test-browser: $(VENV)/.installed
+	$(PYTEST) tests -m browser -q
+
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check vswin_edu tests notebooks
+	$(VENV)/bin/ruff format --check vswin_edu tests
+
+notebooks: $(VENV)/.installed
+	$(PY) -m vswin_edu.notebooks
+
+book: $(VENV)/.installed
+	$(PY) -m vswin_edu.book
+
+bench: $(VENV)/.installed
+	$(PY) -m vswin_edu.bench --variant t
+
+clean-notebooks: $(VENV)/.installed
+	$(PY) -m vswin_edu.notebooks --strip
+
+clean:
+	rm -rf build site .pytest_cache .ruff_cache .hypothesis

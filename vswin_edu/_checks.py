@@ -1,0 +1,87 @@
+"""Small input checks shared by the library: errors that name the argument, expected and actual.
+
+The library validates *public* inputs with ``ValueError``/``TypeError`` (never ``assert``, which
+vanishes under ``python -O``) so that a learner's mistake is explained where it happens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+
+
+def triple(value: int | Sequence[int], name: str) -> tuple[int, int, int]:
+    """Return ``value`` as a tuple of three positive ints (``(P, M, M)``-style sizes).
+
+    An int ``k`` is read as ``(k, k, k)``.
+    """
+    if isinstance(value, bool):
+        raise TypeError(f"{name} must be an int or a sequence of 3 ints, got {value!r}")
+    if isinstance(value, int):
+        value = (value, value, value)
+    if isinstance(value, torch.Size):
+        value = tuple(value)
+    if not isinstance(value, Sequence) or isinstance(value, str):
+        raise TypeError(f"{name} must be an int or a sequence of 3 ints, got {type(value).__name__}")
+    if len(value) != 3:
+        raise ValueError(f"{name} must have 3 entries (D, H, W), got {len(value)}: {tuple(value)}")
+    out = []
+    for v in value:
+        if isinstance(v, torch.Tensor) and v.numel() == 1:
+            v = int(v)
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise TypeError(f"{name} must hold ints, got {tuple(value)}")
+        out.append(v)
+    if any(v <= 0 for v in out):
+        raise ValueError(f"{name} must be positive on every axis, got {tuple(out)}")
+    return out[0], out[1], out[2]
+
+
+def shift_triple(value: int | Sequence[int], name: str = "shift_size") -> tuple[int, int, int]:
+    """Like :func:`triple` but zero is allowed (no shift on that axis)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value == 0:
+        return 0, 0, 0
+    if (
+        isinstance(value, Sequence)
+        and len(value) == 3
+        and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in value)
+    ):
+        return int(value[0]), int(value[1]), int(value[2])
+    if isinstance(value, Sequence) and not isinstance(value, str) and len(value) != 3:
+        raise ValueError(f"{name} must have 3 entries (D, H, W), got {len(value)}: {tuple(value)}")
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value, value, value
+    raise ValueError(f"{name} must be 3 non-negative ints, got {value!r}")
+
+
+def check_tokens(x: torch.Tensor, name: str = "x", channels: int | None = None) -> None:
+    """Check a channels-last token grid ``(B, D, H, W, C)``."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
+    if x.dim() != 5:
+        raise ValueError(
+            f"{name} must be a channels-last token grid (B, D, H, W, C) with 5 dims, "
+            f"got {x.dim()} dims with shape {tuple(x.shape)}"
+        )
+    if channels is not None and x.shape[-1] != channels:
+        raise ValueError(
+            f"{name} must have C={channels} channels in its last dim, "
+            f"got shape {tuple(x.shape)} (C={x.shape[-1]})"
+        )
+
+
+def check_video(video: torch.Tensor, name: str = "video", channels: int | None = 3) -> None:
+    """Check a video batch ``(B, 3, T, H, W)`` (channels first, like torchvision)."""
+    if not isinstance(video, torch.Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor, got {type(video).__name__}")
+    if video.dim() != 5:
+        raise ValueError(
+            f"{name} must have shape (B, {channels or 'C'}, T, H, W) with 5 dims, "
+            f"got {video.dim()} dims with shape {tuple(video.shape)}"
+        )
+    if channels is not None and video.shape[1] != channels:
+        raise ValueError(
+            f"{name} must have {channels} channels in dim 1, (B, {channels}, T, H, W), "
+            f"got shape {tuple(video.shape)}"
+        )

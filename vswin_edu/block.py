@@ -1,0 +1,141 @@
+"""The Video Swin Transformer block (paper Sec. 3.2, Fig. 3; chapter 7).
+
+    z'  = z + DropPath(W-MSA or SW-MSA(LN(z)))
+    z'' = z' + DropPath(MLP(LN(z')))
+
+Blocks come in pairs: the even block of a stage uses regular windows, the odd block windows
+shifted by ``(P/2, M/2, M/2)``.  The attention half reads as named steps:
+**pad -> shift -> partition -> attend -> reverse -> unshift -> unpad**.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from torch import nn
+
+from ._checks import check_tokens, shift_triple, triple
+from .attention import WindowAttention3D
+from .shift import cached_shifted_window_mask, cyclic_shift, reverse_cyclic_shift
+from .windows import effective_window, pad_to_window, window_partition, window_reverse
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drop a residual branch for a whole clip with probability ``p`` (training only).
+
+    Kept branches are scaled by ``1/(1-p)`` so that the expected output is unchanged.
+    """
+
+    def __init__(self, p: float = 0.0) -> None:
+        super().__init__()
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"drop-path probability must be in [0, 1), got {p}")
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0.0:
+            return x
+        keep = x.new_empty((x.shape[0],) + (1,) * (x.dim() - 1)).bernoulli_(1.0 - self.p)
+        return x * keep / (1.0 - self.p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class Mlp(nn.Module):
+    """The block's feed-forward network: Linear(C, 4C) -> GELU -> Linear(4C, C)."""
+
+    def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden_dim)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden_dim, dim)
+        self.drop = nn.Dropout(drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
+
+
+class VideoSwinBlock(nn.Module):
+    """LN -> (shifted) window attention -> residual; LN -> MLP -> residual, on ``(B, D, H, W, C)``.
+
+    Args:
+        dim: channels ``C``.
+        num_heads: attention heads ``nH``.
+        window_size: ``(P, M, M)``; clamped per input to :func:`effective_window`.
+        shift_size: ``(0, 0, 0)`` for W-MSA, ``(P/2, M/2, M/2)`` for SW-MSA.
+        mlp_ratio: hidden width of the MLP relative to ``dim``.
+        drop_path: stochastic-depth probability of both residual branches.
+    """
+
+    def __init__(
+        self,
+        dim: int,
+        num_heads: int,
+        window_size: Sequence[int] = (8, 7, 7),
+        shift_size: Sequence[int] = (0, 0, 0),
+        mlp_ratio: float = 4.0,
+        qkv_bias: bool = True,
+        drop: float = 0.0,
+        attn_drop: float = 0.0,
+        drop_path: float = 0.0,
+        norm_layer: Callable[[int], nn.Module] = nn.LayerNorm,
+    ) -> None:
+        super().__init__()
+        self.dim = dim
+        self.window_size = triple(window_size, "window_size")
+        self.shift_size = shift_triple(shift_size)
+        for axis, w, s in zip("DHW", self.window_size, self.shift_size, strict=True):
+            if s >= w:
+                raise ValueError(
+                    f"shift_size must be smaller than window_size on every axis, got "
+                    f"{self.shift_size} for window {self.window_size} (axis {axis})"
+                )
+        self.norm1 = norm_layer(dim)
+        self.attn = WindowAttention3D(
+            dim, self.window_size, num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=drop
+        )
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = norm_layer(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio), drop=drop)
+
+    def forward(
+        self, x: torch.Tensor, return_attn: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """``(B, D, H, W, C) -> (B, D, H, W, C)``; with ``return_attn`` also the weights
+        ``(B*nW, nH, N, N)`` of the (shifted, padded) windows."""
+        check_tokens(x, channels=self.dim)
+        attn_out = self.attention(self.norm1(x), return_attn=return_attn)
+        if return_attn:
+            attn_out, weights = attn_out
+        x = x + self.drop_path(attn_out)
+        x = x + self.drop_path(self.mlp(self.norm2(x)))
+        return (x, weights) if return_attn else x
+
+    def attention(
+        self, x: torch.Tensor, return_attn: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """(S)W-MSA on a normalised grid.
+
+        pad -> shift -> partition -> attend -> reverse -> unshift -> unpad.
+        """
+        B, D, H, W, C = x.shape
+        window, shift = effective_window((D, H, W), self.window_size, self.shift_size)
+        x = pad_to_window(x, window)  # (B, Dp, Hp, Wp, C)
+        Dp, Hp, Wp = x.shape[1:4]
+        mask = None
+        if any(shift):
+            x = cyclic_shift(x, shift)
+            mask = cached_shifted_window_mask((Dp, Hp, Wp), window, shift, x.device, x.dtype)
+        windows = window_partition(x, window)  # (B*nW, N, C)
+        out = self.attn(windows, mask=mask, return_attn=return_attn, window_size=window)
+        if return_attn:
+            out, weights = out
+        x = window_reverse(out, window, B, Dp, Hp, Wp)  # (B, Dp, Hp, Wp, C)
+        x = reverse_cyclic_shift(x, shift)
+        x = x[:, :D, :H, :W, :]  # (B, D, H, W, C)
+        return (x, weights) if return_attn else x
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, window_size={self.window_size}, shift_size={self.shift_size}"

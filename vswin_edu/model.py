@@ -1,0 +1,256 @@
+"""The Video Swin Transformer: four stages of blocks with patch merging (paper Sec. 3.1, Fig. 1;
+chapters 8-9).
+
+    video (B, 3, T, H, W)
+      -> 3D patch partition + linear embedding   (B, T/2, H/4, W/4, C)
+      -> stage 1: blocks (W-MSA, SW-MSA, ...)    (B, T/2, H/4, W/4, C)
+      -> patch merging + stage 2                 (B, T/2, H/8, W/8, 2C)
+      -> patch merging + stage 3                 (B, T/2, H/16, W/16, 4C)
+      -> patch merging + stage 4                 (B, T/2, H/32, W/32, 8C)
+      -> LayerNorm -> mean over tokens -> dropout -> linear head   (B, num_classes)
+
+Presets (``PRESETS``) hold the paper's Table 1 configurations; ``video_swin_micro`` is a teaching
+size that trains on a laptop CPU in about a minute.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import partial
+
+import torch
+from torch import nn
+from torch.utils.checkpoint import checkpoint
+
+from ._checks import check_video, triple
+from .block import VideoSwinBlock
+from .merging import PatchMerging
+from .patch import PatchEmbed3D
+
+
+@dataclass(frozen=True)
+class VideoSwinConfig:
+    """Everything that defines a Video Swin Transformer; the builders read it from ``PRESETS``."""
+
+    patch_size: tuple[int, int, int] = (2, 4, 4)  # 3D patch (time, height, width)
+    embed_dim: int = 96  # C: channels of stage 1, doubled by every patch merging
+    depths: tuple[int, ...] = (2, 2, 6, 2)  # blocks per stage (always even: W-MSA, SW-MSA pairs)
+    num_heads: tuple[int, ...] = (3, 6, 12, 24)  # heads per stage; head dim 32 in the paper
+    window_size: tuple[int, int, int] = (8, 7, 7)  # (P, M, M); (16, 7, 7) for SSv2
+    mlp_ratio: float = 4.0  # MLP hidden width / C
+    qkv_bias: bool = True
+    drop_rate: float = 0.0  # dropout after attention projection and in the MLP
+    attn_drop_rate: float = 0.0  # dropout on attention weights
+    drop_path_rate: float = 0.1  # stochastic depth, linearly increasing from 0 to this
+    head_dropout: float = 0.5  # dropout before the classifier (the official I3D head)
+    num_classes: int = 400  # Kinetics-400
+    in_chans: int = 3
+    patch_norm: bool = True  # LayerNorm after the patch embedding (official configs, torchvision)
+    checkpoint_stages: tuple[bool, ...] = field(default=())  # activation checkpointing per stage
+
+
+# The paper's configurations (Table 1; drop-path as in the official Kinetics-400 configs).
+PRESETS: dict[str, VideoSwinConfig] = {
+    "t": VideoSwinConfig(
+        embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), drop_path_rate=0.1
+    ),  # 28.2M params, 88 GMACs at 32x224^2
+    "s": VideoSwinConfig(
+        embed_dim=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24), drop_path_rate=0.1
+    ),  # 49.8M params, 166 GMACs
+    "b": VideoSwinConfig(
+        embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), drop_path_rate=0.3
+    ),  # 88.1M params, 282 GMACs (0.2 from IN-22K)
+    "l": VideoSwinConfig(
+        embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48), drop_path_rate=0.2
+    ),  # 197M params, 604 GMACs at 32x224^2
+    # Teaching size: 8x8x8 tokens for a 16x32x32 clip, two stages, ~0.3M params.
+    "micro": VideoSwinConfig(
+        embed_dim=48,
+        depths=(2, 2),
+        num_heads=(3, 6),
+        window_size=(4, 4, 4),
+        drop_path_rate=0.0,
+        head_dropout=0.0,
+        num_classes=8,
+    ),
+}
+
+
+class VideoSwinStage(nn.Module):
+    """One stage: ``depth`` blocks alternating regular and shifted windows, then patch merging."""
+
+    def __init__(
+        self,
+        dim: int,
+        depth: int,
+        num_heads: int,
+        window_size: Sequence[int],
+        drop_path: Sequence[float],
+        downsample: bool,
+        use_checkpoint: bool = False,
+        **block_kwargs,
+    ) -> None:
+        super().__init__()
+        window = triple(window_size, "window_size")
+        shift = tuple(w // 2 for w in window)  # (P/2, M/2, M/2)
+        self.blocks = nn.ModuleList(
+            VideoSwinBlock(
+                dim,
+                num_heads,
+                window_size=window,
+                shift_size=(0, 0, 0) if j % 2 == 0 else shift,  # shift only in odd blocks
+                drop_path=drop_path[j],
+                **block_kwargs,
+            )
+            for j in range(depth)
+        )
+        self.downsample = (
+            PatchMerging(dim, block_kwargs.get("norm_layer", nn.LayerNorm)) if downsample else None
+        )
+        self.use_checkpoint = use_checkpoint
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for block in self.blocks:
+            if self.use_checkpoint and self.training and torch.is_grad_enabled():
+                x = checkpoint(block, x, use_reentrant=False)  # recompute in backward, save memory
+            else:
+                x = block(x)  # (B, D, H, W, C)
+        return self.downsample(x) if self.downsample is not None else x
+
+
+class VideoSwinTransformer(nn.Module):
+    """The full model; ``forward(video (B, 3, T, H, W)) -> logits (B, num_classes)``.
+
+    Keyword arguments are the fields of :class:`VideoSwinConfig`.
+    """
+
+    def __init__(
+        self,
+        patch_size: Sequence[int] = (2, 4, 4),
+        embed_dim: int = 96,
+        depths: Sequence[int] = (2, 2, 6, 2),
+        num_heads: Sequence[int] = (3, 6, 12, 24),
+        window_size: Sequence[int] = (8, 7, 7),
+        num_classes: int = 400,
+        **kwargs,
+    ) -> None:
+        super().__init__()
+        cfg = VideoSwinConfig(
+            patch_size=triple(patch_size, "patch_size"),
+            embed_dim=embed_dim,
+            depths=tuple(depths),
+            num_heads=tuple(num_heads),
+            window_size=triple(window_size, "window_size"),
+            num_classes=num_classes,
+            **kwargs,
+        )
+        if len(cfg.depths) != len(cfg.num_heads) or not cfg.depths:
+            raise ValueError(
+                f"depths and num_heads must have one entry per stage, got depths={cfg.depths} "
+                f"and num_heads={cfg.num_heads}"
+            )
+        if cfg.checkpoint_stages and len(cfg.checkpoint_stages) != len(cfg.depths):
+            raise ValueError(
+                f"checkpoint_stages must have one bool per stage ({len(cfg.depths)}), "
+                f"got {cfg.checkpoint_stages}"
+            )
+        self.config = cfg
+        norm_layer = partial(nn.LayerNorm, eps=1e-5)
+        self.patch_embed = PatchEmbed3D(
+            cfg.patch_size, cfg.in_chans, cfg.embed_dim, norm_layer if cfg.patch_norm else None
+        )
+        self.pos_drop = nn.Dropout(cfg.drop_rate)
+        # stochastic depth grows linearly over all blocks of all stages: 0 ... drop_path_rate
+        total = sum(cfg.depths)
+        rates = [cfg.drop_path_rate * i / max(total - 1, 1) for i in range(total)]
+        self.stages = nn.ModuleList()
+        for i, (depth, heads) in enumerate(zip(cfg.depths, cfg.num_heads, strict=True)):
+            start = sum(cfg.depths[:i])
+            self.stages.append(
+                VideoSwinStage(
+                    cfg.embed_dim * 2**i,
+                    depth,
+                    heads,
+                    cfg.window_size,
+                    drop_path=rates[start : start + depth],
+                    downsample=i < len(cfg.depths) - 1,
+                    use_checkpoint=bool(cfg.checkpoint_stages and cfg.checkpoint_stages[i]),
+                    mlp_ratio=cfg.mlp_ratio,
+                    qkv_bias=cfg.qkv_bias,
+                    drop=cfg.drop_rate,
+                    attn_drop=cfg.attn_drop_rate,
+                    norm_layer=norm_layer,
+                )
+            )
+        self.num_features = cfg.embed_dim * 2 ** (len(cfg.depths) - 1)
+        self.norm = norm_layer(self.num_features)
+        self.head_drop = nn.Dropout(cfg.head_dropout)
+        self.head = nn.Linear(self.num_features, cfg.num_classes)
+
+    def forward_features(self, video: torch.Tensor) -> torch.Tensor:
+        """Video ``(B, 3, T, H, W)`` -> normalised last-stage tokens ``(B, D, H, W, C)``."""
+        check_video(video, channels=self.config.in_chans)
+        x = self.pos_drop(self.patch_embed(video))  # (B, D, H, W, C)
+        for stage in self.stages:
+            x = stage(x)  # (B, D, H/2^i, W/2^i, 2^i C)
+        return self.norm(x)
+
+    def forward(self, video: torch.Tensor) -> torch.Tensor:
+        x = self.forward_features(video)  # (B, D, H, W, C)
+        x = x.mean(dim=(1, 2, 3))  # (B, C) global average over all tokens
+        return self.head(self.head_drop(x))  # (B, num_classes)
+
+    def set_checkpointing(self, stages: bool | Sequence[bool] = True) -> None:
+        """Turn activation checkpointing on/off for all stages (bool) or per stage (sequence)."""
+        flags = [stages] * len(self.stages) if isinstance(stages, bool) else list(stages)
+        if len(flags) != len(self.stages):
+            raise ValueError(f"stages must have one bool per stage ({len(self.stages)}), got {stages}")
+        for stage, flag in zip(self.stages, flags, strict=True):
+            stage.use_checkpoint = bool(flag)
+
+
+def build(name: str, **overrides) -> VideoSwinTransformer:
+    """Build a preset (``"t"``, ``"s"``, ``"b"``, ``"l"``, ``"micro"``) with fields overridden."""
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    cfg = replace(PRESETS[name], **overrides)
+    return VideoSwinTransformer(**asdict(cfg))
+
+
+def video_swin_t(
+    num_classes: int = 400, window_size: Sequence[int] = (8, 7, 7), **kw
+) -> VideoSwinTransformer:
+    """Swin-T: C=96, depths (2, 2, 6, 2), heads (3, 6, 12, 24); 28.2M params with 400 classes."""
+    return build("t", num_classes=num_classes, window_size=tuple(window_size), **kw)
+
+
+def video_swin_s(
+    num_classes: int = 400, window_size: Sequence[int] = (8, 7, 7), **kw
+) -> VideoSwinTransformer:
+    """Swin-S: C=96, depths (2, 2, 18, 2), heads (3, 6, 12, 24); 49.8M params."""
+    return build("s", num_classes=num_classes, window_size=tuple(window_size), **kw)
+
+
+def video_swin_b(
+    num_classes: int = 400, window_size: Sequence[int] = (8, 7, 7), **kw
+) -> VideoSwinTransformer:
+    """Swin-B: C=128, depths (2, 2, 18, 2), heads (4, 8, 16, 32); 88.1M params.
+
+    Use ``window_size=(16, 7, 7)`` for Something-Something v2 (paper: 69.6 top-1).
+    """
+    return build("b", num_classes=num_classes, window_size=tuple(window_size), **kw)
+
+
+def video_swin_l(
+    num_classes: int = 400, window_size: Sequence[int] = (8, 7, 7), **kw
+) -> VideoSwinTransformer:
+    """Swin-L: C=192, depths (2, 2, 18, 2), heads (6, 12, 24, 48); 197M params."""
+    return build("l", num_classes=num_classes, window_size=tuple(window_size), **kw)
+
+
+def video_swin_micro(
+    num_classes: int = 8, window_size: Sequence[int] = (4, 4, 4), **kw
+) -> VideoSwinTransformer:
+    """Teaching size: C=48, depths (2, 2), heads (3, 6), window 4x4x4 — for 16x32x32 clips on a CPU."""
+    return build("micro", num_classes=num_classes, window_size=tuple(window_size), **kw)
