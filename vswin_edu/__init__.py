@@ -57,6 +57,16 @@ _SUBMODULES = (
 )
 
 
+def load(path: Any, **kwargs: Any) -> Any:
+    """Load a checkpoint file of any supported layout (ours, torchvision, official, 2D Swin) as a model.
+
+    See :func:`vswin_edu.convert.load`; files are read with ``torch.load(..., weights_only=True)``.
+    """
+    from .convert import load as _load
+
+    return _load(path, **kwargs)
+
+
 def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         return importlib.import_module(f"{__name__}.{name}")
