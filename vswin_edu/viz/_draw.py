@@ -1,0 +1,219 @@
+"""Drawing helpers shared by the ``viz`` modules (private: not re-exported).
+
+A *slice* is one frame ``t`` of the token grid drawn as an ``H x W`` board of cells: row ``h``,
+column ``w``, the cell of token ``(t, h, w)`` centred at ``(w, h)``.
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.axes import Axes
+from matplotlib.collections import PatchCollection
+from matplotlib.colors import to_rgb
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from .. import style
+from .._checks import shift_triple, triple
+from ..windows import effective_window, pad_sizes
+
+Size3 = tuple[int, int, int]
+MAX_LABELLED_CELLS = 256  # above this many cells per slice, numbers would be unreadable
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """A token grid and the window/shift a block really uses on it.
+
+    ``dhw`` is the grid as given, ``padded`` the grid padded up to window multiples, ``window`` and
+    ``shift`` the effective (possibly clamped) window and shift, ``clamped`` whether they changed.
+    """
+
+    dhw: Size3
+    padded: Size3
+    window: Size3
+    shift: Size3
+    clamped: bool
+
+    @property
+    def window_grid(self) -> Size3:
+        """Windows per axis, ``(D/P, H/M, W/M)`` on the padded grid."""
+        return tuple(n // w for n, w in zip(self.padded, self.window, strict=True))  # type: ignore[return-value]
+
+    @property
+    def num_windows(self) -> int:
+        nd, nh, nw = self.window_grid
+        return nd * nh * nw
+
+    @property
+    def tokens_per_window(self) -> int:
+        wd, wh, ww = self.window
+        return wd * wh * ww
+
+
+def geometry(dhw: Sequence[int], window_size: Sequence[int], shift_size: Sequence[int]) -> Geometry:
+    """Validate the arguments, clamp the window (:func:`effective_window`) and pad the grid."""
+    grid = triple(tuple(dhw), "dhw")
+    window_in = triple(window_size, "window_size")
+    shift_in = shift_triple(shift_size)
+    for axis, w, s in zip("DHW", window_in, shift_in, strict=True):
+        if s >= w:
+            raise ValueError(
+                f"shift_size must be smaller than window_size on every axis, got shift {shift_in} "
+                f"for window {window_in} (axis {axis})"
+            )
+    window, shift = effective_window(grid, window_in, shift_in)
+    padded = tuple(n + p for n, p in zip(grid, pad_sizes(grid, window), strict=True))
+    clamped = window != window_in or shift != shift_in
+    return Geometry(grid, padded, window, shift, clamped)  # type: ignore[arg-type]
+
+
+def new_figure(nrows: int, ncols: int, cell: tuple[float, float], **kwargs) -> tuple[Figure, np.ndarray]:
+    """A figure of ``nrows x ncols`` axes (always a 2D array), not kept by pyplot.
+
+    The figure is made with pyplot (so notebooks display it with the inline backend) and closed at
+    once, so nothing accumulates in pyplot's figure manager.
+    """
+    scale = style.figure_scale()
+    figsize = (max(3.0, cell[0] * ncols) * scale, max(2.5, cell[1] * nrows) * scale)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, **kwargs)
+    plt.close(fig)
+    return fig, axes
+
+
+def board_size(H: int, W: int) -> tuple[float, float]:
+    """Size in inches of one ``H x W`` slice: cells of about 0.32 in, at least 1.6 in a side."""
+    side = 0.32 if H * W <= MAX_LABELLED_CELLS else 0.16
+    return max(1.6, W * side) + 0.6, max(1.6, H * side) + 0.8
+
+
+def draw_cells(
+    ax: Axes,
+    colors: Sequence[Sequence[str]],
+    hatches: Sequence[Sequence[str]] | None = None,
+    labels: Sequence[Sequence[str]] | None = None,
+    alpha: np.ndarray | None = None,
+) -> None:
+    """Fill an ``H x W`` board: one colour per cell, optional hatch and text.
+
+    Colours go into a single image (fast for big grids); hatches are grouped into one
+    ``PatchCollection`` per pattern; labels are drawn only if the board is small enough to read.
+    ``alpha`` (``H x W`` in [0, 1]) fades cells towards white, e.g. tokens that do not matter.
+    """
+    H, W = len(colors), len(colors[0])
+    rgb = np.array([[to_rgb(c) for c in row] for row in colors])  # (H, W, 3)
+    if alpha is not None:
+        rgb = 1.0 - alpha[..., None] * (1.0 - rgb)
+    ax.imshow(rgb, interpolation="nearest", extent=(-0.5, W - 0.5, H - 0.5, -0.5))
+    if hatches is not None:
+        by_pattern: dict[str, list[Rectangle]] = {}
+        for h in range(H):
+            for w in range(W):
+                if hatches[h][w]:
+                    by_pattern.setdefault(hatches[h][w], []).append(Rectangle((w - 0.5, h - 0.5), 1, 1))
+        for pattern, rects in by_pattern.items():
+            ax.add_collection(
+                PatchCollection(rects, facecolor="none", edgecolor="#333333", hatch=pattern, linewidth=0)
+            )
+    if labels is not None and H * W <= MAX_LABELLED_CELLS:
+        size = 8 if max(H, W) <= 8 else 6
+        for h in range(H):
+            for w in range(W):
+                if labels[h][w]:
+                    ax.text(
+                        w,
+                        h,
+                        labels[h][w],
+                        ha="center",
+                        va="center",
+                        fontsize=size * style.figure_scale(),
+                        color=style.text_color(colors[h][w]),
+                    )
+    ax.set_xlim(-0.5, W - 0.5)
+    ax.set_ylim(H - 0.5, -0.5)
+
+
+def draw_borders(
+    ax: Axes, H: int, W: int, window_hw: tuple[int, int], offset_hw: tuple[int, int] = (0, 0)
+) -> None:
+    """Thick lines on the window borders of a slice (borders at ``offset + k*M``, inside the board)."""
+    (wh, ww), (oh, ow) = window_hw, offset_hw
+    rows = sorted({(oh + k * wh) % H for k in range(H // wh + 1)} - {0})
+    cols = sorted({(ow + k * ww) % W for k in range(W // ww + 1)} - {0})
+    lw = 2.5 * style.figure_scale()
+    if rows:
+        ax.hlines([r - 0.5 for r in rows], -0.5, W - 0.5, colors="black", linewidth=lw)
+    if cols:
+        ax.vlines([c - 0.5 for c in cols], -0.5, H - 0.5, colors="black", linewidth=lw)
+    ax.add_patch(Rectangle((-0.5, -0.5), W, H, fill=False, edgecolor="black", linewidth=lw))
+
+
+def label_board(ax: Axes, H: int, W: int, title: str) -> None:
+    """Title, axis labels and integer ticks of a slice."""
+    ax.set_title(title)
+    ax.set_xlabel("w")
+    ax.set_ylabel("h")
+    step_w, step_h = max(1, W // 8), max(1, H // 8)
+    ax.set_xticks(range(0, W, step_w))
+    ax.set_yticks(range(0, H, step_h))
+    ax.tick_params(length=0)
+
+
+def window_ids_rolled(padded: Size3, window: Size3) -> torch.Tensor:
+    """Window id (raster order) of every position of a padded grid, ``LongTensor (D, H, W)``."""
+    D, H, W = padded
+    wd, wh, ww = window
+    nh, nw = H // wh, W // ww
+    d = torch.arange(D)[:, None, None] // wd
+    h = torch.arange(H)[None, :, None] // wh
+    w = torch.arange(W)[None, None, :] // ww
+    return d * nh * nw + h * nw + w  # (D, H, W)
+
+
+def window_ids_original(padded: Size3, window: Size3, shift: Size3) -> torch.Tensor:
+    """Window id of every token *at its original position* when windows are shifted by ``shift``.
+
+    The cyclic shift moves the token at original ``p`` to rolled ``(p - s) mod L``, so the window
+    of original ``p`` is the regular window of ``(p - s) mod L``.
+    """
+    ids = window_ids_rolled(padded, window)
+    return torch.roll(ids, shifts=shift, dims=(0, 1, 2))  # (D, H, W) ids[p] = rolled_ids[p - s]
+
+
+def rolled_to_original(q: Sequence[int], shift: Size3, padded: Size3) -> Size3:
+    """Original position of the token that sits at rolled position ``q``: ``(q + s) mod L``."""
+    return tuple((a + s) % n for a, s, n in zip(q, shift, padded, strict=True))  # type: ignore[return-value]
+
+
+def original_to_rolled(p: Sequence[int], shift: Size3, padded: Size3) -> Size3:
+    """Rolled position of the token at original position ``p``: ``(p - s) mod L``."""
+    return tuple((a - s) % n for a, s, n in zip(p, shift, padded, strict=True))  # type: ignore[return-value]
+
+
+def token_number(p: Sequence[int], dhw: Size3) -> int:
+    """Raster number ``t*H*W + h*W + w`` of the token at original position ``p``."""
+    _, H, W = dhw
+    return p[0] * H * W + p[1] * W + p[2]
+
+
+def suptitle(fig: Figure, text: str) -> None:
+    """A figure title wrapped to the figure's width (long titles would be cut off otherwise)."""
+    size = plt.rcParams["figure.titlesize"]
+    points = size if isinstance(size, (int, float)) else 12.0
+    chars = max(20, int(fig.get_figwidth() * 72 / (0.55 * points)))
+    fig.suptitle(textwrap.fill(text, chars))
+
+
+def frames_to_show(D: int, frame: int | None, limit: int = 8) -> list[int]:
+    """The frames (slices) a figure draws: ``[frame]`` or all of them up to ``limit``."""
+    if frame is None:
+        return list(range(min(D, limit)))
+    if not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < D:
+        raise ValueError(f"frame must be an int in [0, {D}) for a grid with D={D}, got {frame!r}")
+    return [frame]
