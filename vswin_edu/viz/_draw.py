@@ -21,6 +21,7 @@ from matplotlib.patches import Rectangle
 
 from .. import style
 from .._checks import shift_triple, triple
+from ..relpos import window_coords
 from ..windows import effective_window, pad_sizes
 
 Size3 = tuple[int, int, int]
@@ -217,3 +218,19 @@ def frames_to_show(D: int, frame: int | None, limit: int = 8) -> list[int]:
     if not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < D:
         raise ValueError(f"frame must be an int in [0, {D}) for a grid with D={D}, got {frame!r}")
     return [frame]
+
+
+def window_rolled_positions(geo: Geometry, window_index: int) -> torch.Tensor:
+    """Rolled positions ``(t, h, w)`` of the N tokens of window ``window_index``, ``LongTensor (N, 3)``.
+
+    Tokens are in raster order inside the window, as :func:`window_partition` lays them out.
+    """
+    if isinstance(window_index, bool) or not isinstance(window_index, int):
+        raise TypeError(f"window_index must be an int, got {type(window_index).__name__}")
+    if not 0 <= window_index < geo.num_windows:
+        raise ValueError(f"window_index must be in [0, {geo.num_windows}) for this grid, got {window_index}")
+    _, nh, nw = geo.window_grid
+    corner = torch.tensor(
+        [window_index // (nh * nw), window_index // nw % nh, window_index % nw]
+    ) * torch.tensor(geo.window)  # (3,) first token of the window
+    return corner + window_coords(geo.window)  # (N, 3)

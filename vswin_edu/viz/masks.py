@@ -1,0 +1,281 @@
+"""The shifted-window attention mask, drawn (paper Sec. 3.2; chapter 5 and the mask debugger).
+
+Inside a rolled window, tokens of different regions were not neighbours in the video and must
+not attend.  These figures show one window's ``(N, N)`` mask (block-diagonal once the tokens are
+sorted by region), whom one query token may attend to on the original and on the rolled grid,
+and where a learner's mask differs from the correct one.
+
+A mask argument may be boolean (True = may attend), additive float (0 = may attend, anything
+``<= -1`` such as -100, -1e4 or -inf = masked) of shape ``(nW, N, N)``, or a callable
+``mask(dhw, window_size, shift_size)`` returning one (the contract of
+:func:`vswin_edu.reference.mask_mismatches`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Patch, Rectangle
+
+from .. import style
+from ..reference import as_allowed, mask_mismatches
+from ..shift import region_ids, shifted_window_allowed
+from ..windows import window_partition
+from ._draw import (
+    Geometry,
+    board_size,
+    draw_borders,
+    draw_cells,
+    geometry,
+    label_board,
+    new_figure,
+    original_to_rolled,
+    rolled_to_original,
+    suptitle,
+    window_rolled_positions,
+)
+
+__all__ = ["plot_mask_matrix", "plot_attend_to", "plot_mask_diff", "resolve_mask"]
+
+MaskLike = torch.Tensor | Callable[..., torch.Tensor]
+_OUTSIDE = "#F2F2F2"  # tokens outside the query's window
+
+
+def resolve_mask(mask: MaskLike, geo: Geometry) -> torch.Tensor:
+    """A user mask as a boolean ``(nW, N, N)`` tensor (True = may attend), shape-checked."""
+    if callable(mask):
+        mask = mask(geo.padded, geo.window, geo.shift)
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a torch.Tensor or a callable returning one, got {type(mask).__name__}")
+    expected = (geo.num_windows, geo.tokens_per_window, geo.tokens_per_window)
+    if tuple(mask.shape) != expected:
+        raise ValueError(f"mask must have shape (nW, N, N) = {expected}, got {tuple(mask.shape)}")
+    return as_allowed(mask.detach().cpu())
+
+
+def _window_regions(geo: Geometry) -> torch.Tensor:
+    """Region id of every token of every window, ``LongTensor (nW, N)``."""
+    ids = region_ids(geo.padded, geo.window, geo.shift)  # (D, H, W)
+    return window_partition(ids[None, ..., None], geo.window)[..., 0]  # (nW, N)
+
+
+def _allowed(mask: MaskLike | None, geo: Geometry) -> torch.Tensor:
+    """The user's mask as booleans, or the correct one, ``(nW, N, N)``."""
+    if mask is None:
+        return shifted_window_allowed(geo.padded, geo.window, geo.shift)
+    return resolve_mask(mask, geo)
+
+
+def _check_window(geo: Geometry, window_index: int) -> None:
+    window_rolled_positions(geo, window_index)  # validates type and range
+
+
+def plot_mask_matrix(
+    dhw: Sequence[int],
+    window_size: Sequence[int],
+    shift_size: Sequence[int],
+    window_index: int,
+    sort_by_region: bool = False,
+    mask: MaskLike | None = None,
+) -> Figure:
+    """The ``(N, N)`` mask of one window: light = may attend, dark = masked.
+
+    Query ``i`` is the row, key ``j`` the column, tokens in raster order inside the window.  The
+    coloured strips along the top and left give each token's region id.  With
+    ``sort_by_region=True`` rows and columns are reordered by region and the mask becomes
+    block-diagonal (thick lines at the region boundaries) — and visibly symmetric.
+
+    Args:
+        dhw, window_size, shift_size: the grid (padded to window multiples if needed), window, shift.
+        window_index: which window, in raster order.
+        mask: a mask to draw instead of the correct one (see the module docstring).
+
+    Returns:
+        A figure with one axes.
+    """
+    geo = geometry(dhw, window_size, shift_size)
+    _check_window(geo, window_index)
+    allowed = _allowed(mask, geo)[window_index]  # (N, N)
+    regions = _window_regions(geo)[window_index]  # (N,)
+    N = regions.numel()
+    order = torch.sort(regions, stable=True).indices if sort_by_region else torch.arange(N)
+    allowed, regions = allowed[order][:, order], regions[order]  # (N, N), (N,)
+    fig, axes = new_figure(1, 1, (min(8.0, 1.5 + 0.22 * N), min(8.0, 1.8 + 0.22 * N)))
+    ax = axes[0, 0]
+    colors = [[style.ALLOWED_COLOR if a else style.MASKED_COLOR for a in row] for row in allowed.tolist()]
+    draw_cells(ax, colors)
+    for k, r in enumerate(regions.tolist()):
+        strip = dict(facecolor=style.region_color(r), hatch=style.region_hatch(r), linewidth=0, clip_on=False)
+        ax.add_patch(Rectangle((k - 0.5, -2.0), 1, 1.2, **strip))
+        ax.add_patch(Rectangle((-2.0, k - 0.5), 1.2, 1, **strip))
+    if sort_by_region:
+        edges = [k for k in range(1, N) if regions[k] != regions[k - 1]]
+        ax.hlines([e - 0.5 for e in edges], -0.5, N - 0.5, colors="#EE7733", linewidth=2)
+        ax.vlines([e - 0.5 for e in edges], -0.5, N - 0.5, colors="#EE7733", linewidth=2)
+    ax.set_xlim(-2.2, N - 0.5)
+    ax.set_ylim(N - 0.5, -2.2)
+    ax.set_xlabel("key j" + (" (sorted by region)" if sort_by_region else ""))
+    ax.set_ylabel("query i" + (" (sorted by region)" if sort_by_region else ""))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    n_allowed = int(allowed.sum())
+    distinct = sorted(set(regions.tolist()))
+    ax.set_title(
+        f"window {window_index}: {N}x{N} mask, {n_allowed} of {N * N} pairs may attend\n"
+        f"regions {distinct} (strips); light = attend, dark = masked"
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_attend_to(
+    dhw: Sequence[int],
+    window_size: Sequence[int],
+    shift_size: Sequence[int],
+    query: Sequence[int],
+    mask: MaskLike | None = None,
+) -> Figure:
+    """Whom may the token at ``query`` attend to?  Drawn on the original and on the rolled grid.
+
+    ``query`` is ``(t, h, w)`` in the original (un-rolled) coordinates of the padded grid.  The top
+    row shows the original frames that the query's (rolled) window draws on, the bottom row the
+    rolled frames of that window.  Keys the query may attend to are filled with the query's region
+    colour, keys of its window that are masked are dark and cross-hatched, tokens outside the
+    window are pale; the query itself is marked ``Q`` and every window token carries its region id.
+
+    Args:
+        mask: draw the "may attend" row of this mask instead of the correct one.
+
+    Returns:
+        A figure with ``2 x P`` axes (P = temporal window size).
+    """
+    geo = geometry(dhw, window_size, shift_size)
+    if len(query) != 3 or not all(isinstance(int(a), int) for a in query):
+        raise ValueError(f"query must be (t, h, w), got {query!r}")
+    query = tuple(int(a) for a in query)
+    if not all(0 <= a < n for a, n in zip(query, geo.padded, strict=True)):
+        raise ValueError(f"query (t, h, w) must lie in the padded grid {geo.padded}, got {query}")
+    D, H, W = geo.padded
+    wd, wh, ww = geo.window
+    q_rolled = original_to_rolled(query, geo.shift, geo.padded)
+    _, nh, nw = geo.window_grid
+    k = (q_rolled[0] // wd * nh + q_rolled[1] // wh) * nw + q_rolled[2] // ww
+    positions = window_rolled_positions(geo, k)  # (N, 3) rolled
+    i = int(((positions - torch.tensor(q_rolled)).abs().sum(1) == 0).nonzero()[0])
+    allowed = _allowed(mask, geo)[k, i]  # (N,)
+    regions = _window_regions(geo)[k]  # (N,)
+    q_region = int(regions[i])
+    fig, axes = new_figure(2, wd, board_size(H, W))
+    first = int(positions[0, 0])
+    for col in range(wd):
+        rolled_t = first + col
+        original_t = (rolled_t + geo.shift[0]) % D
+        for row, (t, to_board) in enumerate(
+            [
+                (original_t, lambda p: p),
+                (rolled_t, lambda p: original_to_rolled(p, geo.shift, geo.padded)),
+            ]
+        ):
+            colors = [[_OUTSIDE] * W for _ in range(H)]
+            hatches = [[""] * W for _ in range(H)]
+            labels = [[""] * W for _ in range(H)]
+            for j, pos in enumerate(positions.tolist()):
+                board = to_board(rolled_to_original(pos, geo.shift, geo.padded))
+                if board[0] != t:
+                    continue
+                h, w = board[1], board[2]
+                if allowed[j]:
+                    colors[h][w] = style.region_color(q_region)
+                else:
+                    colors[h][w], hatches[h][w] = style.MASKED_COLOR, "xx"
+                labels[h][w] = "Q" if j == i else str(int(regions[j]))
+            ax = axes[row, col]
+            draw_cells(ax, colors, hatches, labels)
+            if row == 0:
+                draw_borders(ax, H, W, (wh, ww), geo.shift[1:])
+                label_board(ax, H, W, f"original frame t={t}")
+            else:
+                draw_borders(ax, H, W, (wh, ww))
+                label_board(ax, H, W, f"rolled frame t={t}")
+    source = "your mask" if mask is not None else "correct mask"
+    suptitle(
+        fig,
+        f"query {query} -> rolled {q_rolled}, window {k}, token {i}, region {q_region}: "
+        f"may attend to {int(allowed.sum())} of {allowed.numel()} tokens ({source}); "
+        f"dark hatched = masked",
+    )
+    fig.tight_layout()
+    return fig
+
+
+def plot_mask_diff(
+    dhw: Sequence[int],
+    window_size: Sequence[int],
+    shift_size: Sequence[int],
+    user_mask: MaskLike,
+    window_index: int | None = None,
+) -> Figure:
+    """Where ``user_mask`` differs from the correct shifted-window mask, for one window.
+
+    Entries both masks agree on are light (attend) or dark (masked); a pair the user lets through
+    but the correct mask forbids is pink and cross-hatched, a pair the user masks but should allow
+    is orange and striped.  The title counts the wrong entries over all windows and names the
+    first one in ``(t, h, w)`` video coordinates with region ids
+    (:func:`vswin_edu.reference.mask_mismatches`).
+
+    Args:
+        user_mask: bool / additive ``(nW, N, N)`` mask or a callable returning one.
+        window_index: the window to draw; default the window of the first mismatch (else 0).
+
+    Returns:
+        A figure with one axes.
+    """
+    geo = geometry(dhw, window_size, shift_size)
+    got = resolve_mask(user_mask, geo)  # (nW, N, N)
+    records = mask_mismatches(got, geo.padded, geo.window, geo.shift)
+    if window_index is None:
+        window_index = records[0].window if records else 0
+    _check_window(geo, window_index)
+    expected = _allowed(None, geo)[window_index]  # (N, N)
+    mine = got[window_index]  # (N, N)
+    N = expected.shape[0]
+    colors, hatches = [], []
+    for e_row, g_row in zip(expected.tolist(), mine.tolist(), strict=True):
+        colors.append([_diff_color(e, g) for e, g in zip(e_row, g_row, strict=True)])
+        hatches.append(["" if e == g else ("xx" if g else "//") for e, g in zip(e_row, g_row, strict=True)])
+    fig, axes = new_figure(1, 1, (min(8.0, 2.5 + 0.22 * N), min(8.5, 2.5 + 0.22 * N)))
+    ax = axes[0, 0]
+    draw_cells(ax, colors, hatches)
+    ax.set_xlabel("key j")
+    ax.set_ylabel("query i")
+    in_window = sum(r.window == window_index for r in records)
+    if records:
+        head = (
+            f"{len(records)} wrong entries ({in_window} in window {window_index}); "
+            f"first: {records[0].describe()}"
+        )
+    else:
+        head = f"your mask is correct on all {geo.num_windows} windows"
+    ax.set_title(f"window {window_index}")
+    ax.legend(
+        handles=[
+            Patch(facecolor=style.ALLOWED_COLOR, edgecolor="black", label="attend (both)"),
+            Patch(facecolor=style.MASKED_COLOR, label="masked (both)"),
+            Patch(facecolor=style.WRONG_ALLOWED_COLOR, hatch="xx", label="wrongly allowed"),
+            Patch(facecolor=style.WRONG_MASKED_COLOR, hatch="//", label="wrongly masked"),
+        ],
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        fontsize="small",
+    )
+    suptitle(fig, head)
+    fig.tight_layout()
+    return fig
+
+
+def _diff_color(expected: bool, got: bool) -> str:
+    if expected == got:
+        return style.ALLOWED_COLOR if expected else style.MASKED_COLOR
+    return style.WRONG_ALLOWED_COLOR if got else style.WRONG_MASKED_COLOR
