@@ -36,6 +36,8 @@ from .notebooks import WIDGET_VIEW, widget_state
 __all__ = ["build_book", "book_notebook", "widget_html"]
 
 _CHAPTER_LINK = re.compile(r"\]\((\d{2}_[a-z0-9_]+)\.ipynb(#[^)\s]*)?\)")
+# Math in the chapters is typeset by MathJax when the reader is online; offline it shows as TeX.
+MATHJAX_URL = "https://cdn.jsdelivr.net/npm/mathjax@2.7.7/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
 _FLEX = "display:flex;gap:0.5em;flex-wrap:wrap;align-items:{align};flex-direction:{direction}"
 
 
@@ -194,6 +196,7 @@ def _config(course: Course, docs: Path, site: Path, nav: list[Any]) -> dict[str,
                     "include": ["*.ipynb"],
                     "include_source": True,
                     "cache": False,
+                    "custom_mathjax_url": MATHJAX_URL,
                 }
             },
             {
