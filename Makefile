@@ -28,7 +28,7 @@ browser:
 lab: $(VENV)/.installed
 	$(VENV)/bin/jupyter lab notebooks/00_video_tensors.ipynb
 
-test: test-unit test-notebooks test-browser
+test: lint test-unit test-notebooks test-browser
 
 test-unit: $(VENV)/.installed
 	$(PYTEST) tests -m "not browser" -q
