@@ -98,6 +98,7 @@ def plot_windows(
     window_size: Sequence[int],
     shift_size: Sequence[int] = (0, 0, 0),
     view: str = "slices",
+    frame: int | None = None,
 ) -> Figure:
     """Tokens coloured by the window they belong to (paper Fig. 2 / Sec. 3.2).
 
@@ -112,6 +113,7 @@ def plot_windows(
         window_size: ``(P, M, M)``.
         shift_size: ``(0, 0, 0)`` for regular windows, e.g. ``(P/2, M/2, M/2)`` for shifted ones.
         view: ``"slices"`` (one board per frame, at most 8) or ``"voxels"`` (one isometric 3D view).
+        frame: with ``view="slices"``, draw only this frame.
 
     Returns:
         A figure with one axes per shown frame, or one 3D axes.
@@ -134,15 +136,14 @@ def plot_windows(
     if view == "voxels":
         fig = _voxels(ids, real)
     else:
-        fig = _slices(ids, real, geo)
+        fig = _slices(ids, real, geo, frames_to_show(geo.padded[0], frame))
     suptitle(fig, head)
     fig.tight_layout()
     return fig
 
 
-def _slices(ids, real: np.ndarray, geo) -> Figure:
+def _slices(ids, real: np.ndarray, geo, frames: list[int]) -> Figure:
     D, H, W = geo.padded
-    frames = frames_to_show(D, None)
     fig, axes = new_figure(1, len(frames), board_size(H, W))
     for ax, t in zip(axes[0], frames, strict=True):
         frame = ids[t].tolist()
