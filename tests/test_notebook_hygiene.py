@@ -61,7 +61,7 @@ def test_problems_names_each_kind_of_staleness():
     assert "volatile notebook metadata 'papermill'" in found
     assert "cell 1: execution count 5, expected 2" in found
     assert "cell 0: error output ValueError: bad window" in found
-    assert "cell 1: volatile cell metadata 'execution'" in found
+    assert "volatile cell metadata 'execution' in cell(s) 1 (fix: make clean-notebooks)" in found
     assert "cell 2: checked output holds a run-dependent value: 'at 0x7f3a2b1c9d10'" in found
 
 

@@ -111,9 +111,6 @@ def problems(nb: nbformat.NotebookNode, kernel: str = "python3") -> list[str]:
         where = f"cell {i}:"
         if cell.execution_count != count:
             found.append(f"{where} execution count {cell.execution_count}, expected {count} (stale outputs?)")
-        found += [
-            f"{where} volatile cell metadata {key!r}" for key in VOLATILE_CELL_KEYS if key in cell.metadata
-        ]
         for out in cell.outputs:
             if out.output_type == "error":
                 found.append(f"{where} error output {out.ename}: {out.evalue}")
@@ -122,12 +119,17 @@ def problems(nb: nbformat.NotebookNode, kernel: str = "python3") -> list[str]:
             text = out.get("text", "") + str(out.get("data", {}).get("text/plain", ""))
             if cell.source.startswith(CHECK_MARK) and (unstable := _UNSTABLE.search(text)):
                 found.append(f"{where} checked output holds a run-dependent value: {unstable[0]!r}")
+    for key in VOLATILE_CELL_KEYS:
+        if cells := [str(i) for i, cell in enumerate(nb.cells) if key in cell.metadata]:
+            found.append(
+                f"volatile cell metadata {key!r} in cell(s) {', '.join(cells)} (fix: make clean-notebooks)"
+            )
     saved = widget_state(nb)
     unsaved = sorted({m for m in _displayed_models(nb) if m not in saved})
     if unsaved:
         found.append(f"{len(unsaved)} displayed widget(s) without saved state (re-run make notebooks)")
     if dead := saved.keys() - _reachable(nb):
-        found.append(f"{len(dead)} saved widget model(s) that no output displays (run --strip)")
+        found.append(f"{len(dead)} saved widget model(s) that no output displays (fix: make clean-notebooks)")
     return found
 
 
