@@ -255,3 +255,68 @@ def test_3_2_position_wrong():
         return win, (w % Mw) * Mh * P + (h % Mh) * P + (t % P)
 
     assert "The window is right; the position inside it is not" in diagnosis("3.2", column_major_position)
+
+
+# --- chapter 2's cost figure and widget (vswin_edu.viz.complexity, vswin_edu.widgets.complexity) -----
+
+
+def test_plot_attention_cost_draws_two_panels_with_both_curves():
+    import warnings
+
+    from matplotlib.figure import Figure
+
+    from vswin_edu.viz import plot_attention_cost
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fig = plot_attention_cost(C=96, N=392, num_heads=3, mark=50_176)
+    assert isinstance(fig, Figure) and len(fig.axes) == 2
+    for ax in fig.axes:
+        labels = [line.get_label() for line in ax.get_lines()]
+        assert "global MSA" in labels and "window W-MSA" in labels
+    annotation = [t.get_text() for t in fig.axes[0].texts]
+    assert any("global 485 GMACs" in t and "window 5.63 GMACs" in t and "(86x)" in t for t in annotation)
+
+
+def test_plot_attention_cost_rejects_bad_sizes():
+    from vswin_edu.viz import plot_attention_cost
+
+    with pytest.raises(ValueError, match="N must be a positive int, got 0"):
+        plot_attention_cost(N=0)
+
+
+def test_plot_attention_time():
+    from vswin_edu.viz import plot_attention_time
+
+    fig = plot_attention_time([64, 128, 256], [1e-3, 4e-3, 16e-3], [1e-3, 2e-3, 4e-3])
+    assert len(fig.axes) == 1 and "global is 4x slower at L=256" in fig.axes[0].get_title()
+    with pytest.raises(ValueError, match="same length"):
+        plot_attention_time([64, 128], [1e-3], [1e-3, 2e-3])
+
+
+def test_attention_cost_explorer_updates_state_and_image():
+    from vswin_edu.widgets import AttentionCostExplorer
+
+    w = AttentionCostExplorer()
+    assert w.state["grid"] == (16, 56, 56) and w.state["L"] == 50_176 and w.state["num_windows"] == 128
+    assert w.state["msa_macs"] == 485_234_835_456 and w.state["wmsa_macs"] == 5_626_134_528
+    image = w.image.value
+    w.controls["frames"].value = 8  # 4 token frames: the 8-frame temporal window shrinks to 4
+    assert w.state["grid"] == (4, 56, 56) and w.state["window"] == (4, 7, 7) and w.state["N"] == 196
+    assert "4 x 56 x 56 = 12,544" in w.readout.value and w.image.value != image
+    w.controls["width"].value = 48  # 12 columns: padded to 14 for M = 7
+    assert w.state["L"] == 4 * 56 * 12 and w.state["L_padded"] == 4 * 56 * 14
+
+
+def test_attention_cost_explorer_surfaces_callback_errors(monkeypatch):
+    import vswin_edu.widgets.complexity as module
+
+    w = module.AttentionCostExplorer()
+
+    def broken(**kwargs):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(module, "plot_attention_cost", broken)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        w.controls["height"].value = 112
+    assert "drawing failed" in w.error.value
