@@ -55,13 +55,13 @@ def resolve_mask(mask: MaskLike, geo: Geometry) -> torch.Tensor:
     return as_allowed(mask.detach().cpu())
 
 
-def _window_regions(geo: Geometry) -> torch.Tensor:
+def window_regions(geo: Geometry) -> torch.Tensor:
     """Region id of every token of every window, ``LongTensor (nW, N)``."""
     ids = region_ids(geo.padded, geo.window, geo.shift)  # (D, H, W)
     return window_partition(ids[None, ..., None], geo.window)[..., 0]  # (nW, N)
 
 
-def _allowed(mask: MaskLike | None, geo: Geometry) -> torch.Tensor:
+def allowed_pairs(mask: MaskLike | None, geo: Geometry) -> torch.Tensor:
     """The user's mask as booleans, or the correct one, ``(nW, N, N)``."""
     if mask is None:
         return shifted_window_allowed(geo.padded, geo.window, geo.shift)
@@ -97,8 +97,8 @@ def plot_mask_matrix(
     """
     geo = geometry(dhw, window_size, shift_size)
     _check_window(geo, window_index)
-    allowed = _allowed(mask, geo)[window_index]  # (N, N)
-    regions = _window_regions(geo)[window_index]  # (N,)
+    allowed = allowed_pairs(mask, geo)[window_index]  # (N, N)
+    regions = window_regions(geo)[window_index]  # (N,)
     N = regions.numel()
     order = torch.sort(regions, stable=True).indices if sort_by_region else torch.arange(N)
     allowed, regions = allowed[order][:, order], regions[order]  # (N, N), (N,)
@@ -164,8 +164,8 @@ def plot_attend_to(
     k = (q_rolled[0] // wd * nh + q_rolled[1] // wh) * nw + q_rolled[2] // ww
     positions = window_rolled_positions(geo, k)  # (N, 3) rolled
     i = int(((positions - torch.tensor(q_rolled)).abs().sum(1) == 0).nonzero()[0])
-    allowed = _allowed(mask, geo)[k, i]  # (N,)
-    regions = _window_regions(geo)[k]  # (N,)
+    allowed = allowed_pairs(mask, geo)[k, i]  # (N,)
+    regions = window_regions(geo)[k]  # (N,)
     q_region = int(regions[i])
     fig, axes = new_figure(2, wd, board_size(H, W))
     first = int(positions[0, 0])
@@ -238,7 +238,7 @@ def plot_mask_diff(
     if window_index is None:
         window_index = records[0].window if records else 0
     _check_window(geo, window_index)
-    expected = _allowed(None, geo)[window_index]  # (N, N)
+    expected = allowed_pairs(None, geo)[window_index]  # (N, N)
     mine = got[window_index]  # (N, N)
     N = expected.shape[0]
     colors, hatches = [], []
