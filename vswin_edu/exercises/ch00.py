@@ -92,8 +92,8 @@ def _expected_indices(start: int, num_frames: int, stride: int) -> list[int]:
     "0.2",
     "frame indices of a clip: num_frames frames, one every stride frames",
     hints=[
-        "A clip of 32 frames with temporal stride 2 takes every second frame, so it spans 64 frames "
-        "of the video: start, start + 2, ..., start + 62.",
+        "A clip of 32 frames with temporal stride 2 takes every second frame: start, start + 2, ..., "
+        "start + 62. The 32 frames reach over 63 frames of the video.",
         "The i-th sampled frame is start + i * stride for i in range(num_frames); "
         "range(start, start + num_frames * stride, stride) gives the same list.",
     ],
@@ -118,8 +118,8 @@ def check_sample_indices(sample_indices: Callable[[int, int, int], Sequence[int]
         if got == list(range(start, start + num_frames, stride)):
             lines.append(
                 f"Likely cause: range(start, start + num_frames, stride) gives only "
-                f"{len(got)} frames. {num_frames} frames taken every {stride} frames span "
-                f"{num_frames * stride} frames of the video: stop at start + num_frames * stride."
+                f"{len(got)} frames. {num_frames} frames taken every {stride} frames reach from start "
+                f"to start + {(num_frames - 1) * stride}: stop the range at start + num_frames * stride."
             )
         elif got == _expected_indices(0, num_frames, stride):
             lines.append("Likely cause: the clip does not begin at `start`; add start to every index.")
@@ -129,6 +129,6 @@ def check_sample_indices(sample_indices: Callable[[int, int, int], Sequence[int]
             lines.append("Likely cause: the stride is ignored; consecutive frames were taken.")
         raise Mismatch("\n".join(lines))
     return (
-        "e.g. 32 frames with stride 2 from frame 0 are 0, 2, ..., 62: the clip spans 64 frames, "
-        "and the 2-frame patches turn it into 16 temporal tokens."
+        "e.g. 32 frames with stride 2 from frame 0 are 0, 2, ..., 62 (63 frames of the video), "
+        "and 2-frame patches turn the 32 frames into 16 temporal tokens."
     )
