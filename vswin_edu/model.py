@@ -15,7 +15,8 @@ size that trains on a laptop CPU in about a minute.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 
@@ -218,39 +219,91 @@ def build(name: str, **overrides) -> VideoSwinTransformer:
     return VideoSwinTransformer(**asdict(cfg))
 
 
-def video_swin_t(
-    num_classes: int = 400, window_size: Sequence[int] = (8, 7, 7), **kw
+def _preset_with_weights(
+    name: str,
+    num_classes: int | None,
+    window_size: Sequence[int],
+    weights: str | os.PathLike | Mapping[str, torch.Tensor] | None,
+    **kw,
 ) -> VideoSwinTransformer:
-    """Swin-T: C=96, depths (2, 2, 6, 2), heads (3, 6, 12, 24); 28.2M params with 400 classes."""
-    return build("t", num_classes=num_classes, window_size=tuple(window_size), **kw)
+    """Build preset ``name``; with ``weights`` (a local file path or a state dict of any layout
+    :mod:`vswin_edu.convert` reads), load them strictly.  ``num_classes=None``: the preset's
+    default, or the checkpoint's head size when weights are given.  Nothing is downloaded."""
+    if weights is None:
+        classes = PRESETS[name].num_classes if num_classes is None else num_classes
+        return build(name, num_classes=classes, window_size=tuple(window_size), **kw)
+    from .convert import build_with_weights  # lazy: convert imports this module
+
+    return build_with_weights(name, weights, num_classes=num_classes, window_size=window_size, **kw)
+
+
+def video_swin_t(
+    num_classes: int | None = None,
+    window_size: Sequence[int] = (8, 7, 7),
+    *,
+    weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+    progress: bool = True,
+    **kw,
+) -> VideoSwinTransformer:
+    """Swin-T: C=96, depths (2, 2, 6, 2), heads (3, 6, 12, 24); 28.2M params with 400 classes.
+
+    ``weights``: a local checkpoint path or state dict (ours, torchvision, official/mmaction2, or a
+    2D Swin to inflate), read with ``weights_only=True``; ``progress`` is accepted for torchvision
+    compatibility (nothing is ever downloaded).
+    """
+    return _preset_with_weights("t", num_classes, window_size, weights, **kw)
 
 
 def video_swin_s(
-    num_classes: int = 400, window_size: Sequence[int] = (8, 7, 7), **kw
+    num_classes: int | None = None,
+    window_size: Sequence[int] = (8, 7, 7),
+    *,
+    weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+    progress: bool = True,
+    **kw,
 ) -> VideoSwinTransformer:
-    """Swin-S: C=96, depths (2, 2, 18, 2), heads (3, 6, 12, 24); 49.8M params."""
-    return build("s", num_classes=num_classes, window_size=tuple(window_size), **kw)
+    """Swin-S: C=96, depths (2, 2, 18, 2), heads (3, 6, 12, 24); 49.8M params. ``weights``: see
+    :func:`video_swin_t`."""
+    return _preset_with_weights("s", num_classes, window_size, weights, **kw)
 
 
 def video_swin_b(
-    num_classes: int = 400, window_size: Sequence[int] = (8, 7, 7), **kw
+    num_classes: int | None = None,
+    window_size: Sequence[int] = (8, 7, 7),
+    *,
+    weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+    progress: bool = True,
+    **kw,
 ) -> VideoSwinTransformer:
     """Swin-B: C=128, depths (2, 2, 18, 2), heads (4, 8, 16, 32); 88.1M params.
 
     Use ``window_size=(16, 7, 7)`` for Something-Something v2 (paper: 69.6 top-1).
+    ``weights``: see :func:`video_swin_t`.
     """
-    return build("b", num_classes=num_classes, window_size=tuple(window_size), **kw)
+    return _preset_with_weights("b", num_classes, window_size, weights, **kw)
 
 
 def video_swin_l(
-    num_classes: int = 400, window_size: Sequence[int] = (8, 7, 7), **kw
+    num_classes: int | None = None,
+    window_size: Sequence[int] = (8, 7, 7),
+    *,
+    weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+    progress: bool = True,
+    **kw,
 ) -> VideoSwinTransformer:
-    """Swin-L: C=192, depths (2, 2, 18, 2), heads (6, 12, 24, 48); 197M params."""
-    return build("l", num_classes=num_classes, window_size=tuple(window_size), **kw)
+    """Swin-L: C=192, depths (2, 2, 18, 2), heads (6, 12, 24, 48); 197M params. ``weights``: see
+    :func:`video_swin_t`."""
+    return _preset_with_weights("l", num_classes, window_size, weights, **kw)
 
 
 def video_swin_micro(
-    num_classes: int = 8, window_size: Sequence[int] = (4, 4, 4), **kw
+    num_classes: int | None = None,
+    window_size: Sequence[int] = (4, 4, 4),
+    *,
+    weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+    progress: bool = True,
+    **kw,
 ) -> VideoSwinTransformer:
-    """Teaching size: C=48, depths (2, 2), heads (3, 6), window 4x4x4 — for 16x32x32 clips on a CPU."""
-    return build("micro", num_classes=num_classes, window_size=tuple(window_size), **kw)
+    """Teaching size: C=48, depths (2, 2), heads (3, 6), window 4x4x4 — for 16x32x32 clips on a CPU;
+    8 classes unless ``num_classes`` or ``weights`` say otherwise."""
+    return _preset_with_weights("micro", num_classes, window_size, weights, **kw)
