@@ -43,8 +43,8 @@ def window_query_index(query: int | Sequence[int], window_size: Sequence[int]) -
     return i
 
 
-def _heat(ax: Axes, values: np.ndarray, vmin: float, vmax: float, fmt: str | None, mark=None):
-    """A heat map with optional numbers in the cells and a box round ``mark = (row, col)``."""
+def _heat(ax: Axes, values: np.ndarray, vmin: float, vmax: float, fmt: str | None, mark=None, key=None):
+    """A heat map with optional numbers, a pink box round ``mark`` and an orange one round ``key``."""
     image = ax.imshow(values, cmap=_CMAP, vmin=vmin, vmax=vmax, interpolation="nearest")
     rows, cols = values.shape
     if fmt is not None and rows * cols <= MAX_LABELLED_CELLS:
@@ -62,16 +62,27 @@ def _heat(ax: Axes, values: np.ndarray, vmin: float, vmax: float, fmt: str | Non
     if mark is not None:
         box = Rectangle((mark[1] - 0.5, mark[0] - 0.5), 1, 1, fill=False, edgecolor="#EE3377", linewidth=3)
         ax.add_patch(box)
+    if key is not None:
+        box = Rectangle((key[1] - 0.4, key[0] - 0.4), 0.8, 0.8, fill=False, edgecolor="#EE7733", linewidth=3)
+        ax.add_patch(box)
+    rows_step, cols_step = max(1, rows // 8), max(1, cols // 8)
+    ax.set_xticks(range(0, cols, cols_step))
+    ax.set_yticks(range(0, rows, rows_step))
     return image
 
 
-def plot_relative_index(window_size: Sequence[int], query: int | Sequence[int] | None = None) -> Figure:
+def plot_relative_index(
+    window_size: Sequence[int],
+    query: int | Sequence[int] | None = None,
+    key: int | Sequence[int] | None = None,
+) -> Figure:
     """The ``(N, N)`` relative position index of a window, and optionally one query's row on the window.
 
     ``index[i, j] = (dt + P-1)(2M-1)^2 + (dh + M-1)(2M-1) + (dw + M-1)`` for the offset
     ``(dt, dh, dw) = c_i - c_j`` (:func:`vswin_edu.relpos.relative_position_index`).  With ``query``
     (token number or ``(t, h, w)`` in the window) the row of that query is also drawn on the
-    window's ``P`` frames, one index per key, the query boxed.
+    window's ``P`` frames, one index per key, the query boxed in pink; a ``key`` is boxed in orange
+    on the boards and its ``(query, key)`` entry of the heat map marked.
 
     Returns:
         A figure with the heat map and its colour bar, plus ``P`` boards when ``query`` is given.
@@ -82,18 +93,20 @@ def plot_relative_index(window_size: Sequence[int], query: int | Sequence[int] |
     boards = 0 if query is None else wd
     fig, axes = new_figure(1, 1 + boards, (4.0, 4.0))
     ax = axes[0, 0]
-    image = _heat(ax, index.numpy(), 0, rows - 1, None)
+    i = None if query is None else window_query_index(query, (wd, wh, ww))
+    j = None if key is None else window_query_index(key, (wd, wh, ww))
+    image = _heat(ax, index.numpy(), 0, rows - 1, None, key=None if i is None or j is None else (i, j))
     fig.colorbar(image, ax=ax, shrink=0.8, label="table row")
     ax.set_xlabel("key j")
     ax.set_ylabel("query i")
     ax.set_title(f"index (N={index.shape[0]})")
-    if query is not None:
-        i = window_query_index(query, (wd, wh, ww))
+    if i is not None:
         row = index[i].reshape(wd, wh, ww).numpy()  # (P, M, M)
         qt, qh, qw = i // (wh * ww), i // ww % wh, i % ww
         for t in range(wd):
             board = axes[0, 1 + t]
-            _heat(board, row[t], 0, rows - 1, "d", mark=(qh, qw) if t == qt else None)
+            key_cell = None if j is None or j // (wh * ww) != t else (j // ww % wh, j % ww)
+            _heat(board, row[t], 0, rows - 1, "d", mark=(qh, qw) if t == qt else None, key=key_cell)
             board.set_title(f"key frame t={t}")
             board.set_xlabel("w")
             board.set_ylabel("h")
