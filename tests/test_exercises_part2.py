@@ -1,0 +1,198 @@
+"""Checkers of chapters 8-11: each passes its reference solution, says "not attempted" for a stub,
+and gives the intended diagnosis for known-wrong answers."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from vswin_edu.exercises import TODO, check, hint, registry
+from vswin_edu.exercises.ch08 import reference_conv_weight, reference_stage_shapes
+from vswin_edu.relpos import relative_position_index, window_coords
+from vswin_edu.windows import effective_window
+
+IDS = ["8.1", "8.2", "8.3", "9.1", "9.2", "9.3"]
+NAMESPACE = {"torch": torch, "F": F, "window_coords": window_coords}
+
+
+def solution(id: str):
+    """The function defined by the registered (printed) solution of exercise ``id``."""
+    namespace = dict(NAMESPACE)
+    exec(registry()[id].solution, namespace)
+    functions = [
+        v for k, v in namespace.items() if k not in NAMESPACE and callable(v) and not k.startswith("__")
+    ]
+    assert len(functions) == 1, functions
+    return functions[0]
+
+
+def diagnosis(id: str, answer) -> str:
+    report = check(id, answer, verbose=False)
+    assert not report.ok and report.attempted
+    return str(report)
+
+
+@pytest.mark.parametrize("id", IDS)
+def test_reference_solution_passes(id):
+    report = check(id, solution(id), verbose=False)
+    assert report.ok, str(report)
+    assert str(report).startswith(f"✅ Exercise {id}")
+
+
+@pytest.mark.parametrize("id", IDS)
+def test_stub_is_not_attempted(id):
+    def stub(*args):
+        return TODO
+
+    report = check(id, stub, verbose=False)
+    assert not report.ok and not report.attempted
+    assert "not attempted yet" in str(report)
+
+
+@pytest.mark.parametrize("id", IDS)
+def test_two_hints_then_solution(id):
+    ex = registry()[id]
+    assert len(ex.hints) == 2
+    shown = [hint(id) for _ in range(3)]
+    assert shown[0].startswith(f"Hint 1/2 for {id}") and shown[1].startswith(f"Hint 2/2 for {id}")
+    assert ex.solution in shown[2]
+
+
+# ----- 8.1 patch merging by hand --------------------------------------------------------------
+
+
+def _merge(x, order=((0, 0), (1, 0), (0, 1), (1, 1)), pad=True, interleave=False):
+    H, W = x.shape[2], x.shape[3]
+    if pad:
+        x = F.pad(x, (0, 0, 0, W % 2, 0, H % 2))
+    parts = [x[:, :, dh::2, dw::2] for dh, dw in order]
+    return torch.stack(parts, -1).flatten(-2) if interleave else torch.cat(parts, -1)
+
+
+def test_8_1_raster_order_is_diagnosed():
+    text = diagnosis("8.1", lambda x: _merge(x, order=((0, 0), (0, 1), (1, 0), (1, 1))))
+    assert "(dh, dw) = [(0, 0), (0, 1), (1, 0), (1, 1)]" in text and "x1 is the odd *row*" in text
+
+
+def test_8_1_interleaved_channels_are_diagnosed():
+    assert "interleaved" in diagnosis("8.1", lambda x: _merge(x, interleave=True))
+
+
+def test_8_1_missing_padding_is_diagnosed():
+    assert "zero-pad the grid" in diagnosis("8.1", lambda x: _merge(x, pad=False))
+
+
+def test_8_1_merging_time_is_diagnosed():
+    assert "merged time as well" in diagnosis("8.1", lambda x: _merge(x)[:, ::2])
+
+
+# ----- 8.2 the equivalent convolution ---------------------------------------------------------
+
+
+def test_8_2_swapped_kernel_axes_are_diagnosed():
+    text = diagnosis("8.2", lambda w: reference_conv_weight(w).transpose(-1, -2))
+    assert "dh and dw are swapped" in text and "First wrong entry" in text
+
+
+def test_8_2_blocks_and_channels_mixed_are_diagnosed():
+    text = diagnosis("8.2", lambda w: w.reshape(w.shape[0], w.shape[1] // 4, 1, 2, 2))
+    assert "view the weight as (2C, 4, C)" in text
+
+
+def test_8_2_wrong_shape_is_diagnosed():
+    assert "(2C, C, 1, 2, 2)" in diagnosis("8.2", lambda w: w.reshape(w.shape[0], -1, 2, 2))
+
+
+# ----- 8.3 stage shapes -------------------------------------------------------------------------
+
+
+def test_8_3_merging_time_is_diagnosed():
+    def halves_time(T, H, W, C=96):
+        return [(d // 2**i, h, w, c) for i, (d, h, w, c) in enumerate(reference_stage_shapes(T, H, W, C))]
+
+    assert "time is never merged" in diagnosis("8.3", halves_time)
+
+
+def test_8_3_rounding_down_is_diagnosed():
+    def floors(T, H, W, C=96):
+        D, h, w = T // 2, H // 4, W // 4
+        shapes = [(D, h, w, C)]
+        for _ in range(3):
+            h, w, C = h // 2, w // 2, 2 * C
+            shapes.append((D, h, w, C))
+        return shapes
+
+    assert "round up" in diagnosis("8.3", floors)
+
+
+def test_8_3_rounding_down_after_merging_is_diagnosed():
+    def floors_later(T, H, W, C=96):
+        shapes = reference_stage_shapes(T, H, W, C)
+        D, h, w, c = shapes[0]
+        out = [shapes[0]]
+        for _ in range(3):
+            h, w, c = h // 2, w // 2, 2 * c
+            out.append((D, h, w, c))
+        return out
+
+    assert "padded before merging" in diagnosis("8.3", floors_later)
+
+
+# ----- 9.1 the forward pass -------------------------------------------------------------------
+
+
+def _stages(model, video):
+    x = model.patch_embed(video)
+    for stage in model.stages:
+        x = stage(x)
+    return x
+
+
+@pytest.mark.parametrize(
+    "wrong, expected",
+    [
+        (lambda m, v: m.head(_stages(m, v).mean(dim=(1, 2, 3))), "forgot the final LayerNorm"),
+        (lambda m, v: m.head(m.norm(_stages(m, v).mean(dim=(1, 2, 3)))), "pooled first and normalised after"),
+        (lambda m, v: m.norm(_stages(m, v)).mean(dim=(1, 2, 3)), "without the classifier"),
+        (lambda m, v: m.head(m.norm(_stages(m, v)).mean(dim=(2, 3))), "average over *all* tokens"),
+    ],
+)
+def test_9_1_known_slips_are_diagnosed(wrong, expected):
+    assert expected in diagnosis("9.1", wrong)
+
+
+# ----- 9.2 effective window ---------------------------------------------------------------------
+
+
+def test_9_2_strict_less_than_is_diagnosed():
+    def strict(dhw, window, shift):
+        win = tuple(min(n, w) for n, w in zip(dhw, window, strict=True))
+        return win, tuple(0 if n < w else s for n, w, s in zip(dhw, window, shift, strict=True))
+
+    text = diagnosis("9.2", strict)
+    assert "compare with <=, not <" in text and "dhw=(16, 7, 7)" in text
+
+
+def test_9_2_shift_not_dropped_is_diagnosed():
+    assert "shift must drop to 0" in diagnosis("9.2", lambda d, w, s: (effective_window(d, w, s)[0], s))
+
+
+def test_9_2_window_not_clamped_is_diagnosed():
+    assert "window must shrink" in diagnosis("9.2", lambda d, w, s: (w, effective_window(d, w, s)[1]))
+
+
+# ----- 9.3 shrunken-window index ----------------------------------------------------------------
+
+
+def test_9_3_upstream_slice_is_diagnosed():
+    def upstream(window, table_window):
+        n = len(window_coords(window))
+        return relative_position_index(table_window)[:n, :n]
+
+    text = diagnosis("9.3", upstream)
+    assert "upstream [:N, :N] slice" in text and "(8, 4, 4)" in text
+
+
+def test_9_3_small_table_is_diagnosed():
+    assert "full window's offsets and strides" in diagnosis("9.3", lambda w, t: relative_position_index(w))
