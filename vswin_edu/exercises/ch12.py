@@ -28,6 +28,10 @@ OFFICIAL_KEYS = (
 )
 
 
+def _fmt(values: torch.Tensor) -> str:
+    return "[" + ", ".join(f"{v:.4f}" for v in values.flatten().tolist()) + "]"
+
+
 def _tensor(got, expected_shape: tuple[int, ...], tested: str) -> torch.Tensor:
     if not isinstance(got, torch.Tensor):
         raise Mismatch(f"{tested}.\nExpected a torch.Tensor, got {type(got).__name__}.")
@@ -69,8 +73,7 @@ def check_inflate_patch(my_inflate_patch: Callable[[torch.Tensor, int], torch.Te
             continue
         lines = [
             f"{tested}.",
-            f"Expected {expected[0, 0, :, 0, 0].tolist()} at [0, 0, :, 0, 0], got "
-            f"{got[0, 0, :, 0, 0].tolist()}.",
+            f"Expected {_fmt(expected[0, 0, :, 0, 0])} at [0, 0, :, 0, 0], got {_fmt(got[0, 0, :, 0, 0])}.",
         ]
         if torch.allclose(got, expected * pt, atol=1e-6):
             lines.append(
@@ -173,7 +176,7 @@ def check_inflate_table(my_inflate_table: Callable[[torch.Tensor, int], torch.Te
     lines = [
         f"{tested}.",
         f"First wrong pair (query, key) = {tuple(wrong)}: bias row {index[tuple(wrong)].item()} "
-        f"should be {expected[index[tuple(wrong)]].tolist()}, got {got[index[tuple(wrong)]].tolist()}.",
+        f"should be {_fmt(expected[index[tuple(wrong)]])}, got {_fmt(got[index[tuple(wrong)]])}.",
     ]
     if torch.allclose(got, table_2d.repeat_interleave(2 * P - 1, 0), atol=1e-6):
         lines.append(
