@@ -1,0 +1,430 @@
+"""The training and evaluation loop (paper Sec. 4.1 "Implementation details"; chapter 10).
+
+``fit(config, train_set, val_set)`` trains with AdamW and a cosine schedule after a linear warm-up,
+the recipe of the paper (AdamW, lr 1e-3, weight decay 0.02-0.05, cosine, 2.5 warm-up epochs).
+The same call runs on a laptop CPU, on one GPU (``amp="bf16"``) and under ``torchrun`` on many
+(DistributedDataParallel; rank 0 logs and checkpoints).  Randomness is fully seeded: the data order
+of an epoch is a function of ``(seed, epoch)`` and every RNG state goes into the checkpoint, so a
+run stopped at step k and resumed ends with bit-identical weights.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+import math
+import os
+import time
+import warnings
+from collections.abc import Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.optim.lr_scheduler import LambdaLR
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
+
+from ..data import _generator, average_scores, multi_view
+from ..model import VideoSwinTransformer, build
+from .checkpoint import get_rng_state, load_checkpoint, save_checkpoint, set_rng_state
+from .config import RESUME_FREE_FIELDS, TrainConfig
+
+AMP_DTYPE = {"bf16": torch.bfloat16, "fp16": torch.float16}
+CHECKPOINT_NAME = "last.pt"
+
+
+@dataclass
+class History:
+    """What :func:`fit` returns: one row per evaluation, the trained model (in eval mode), the files."""
+
+    rows: list[dict[str, Any]]
+    model: nn.Module
+    out_dir: Path | None = None
+    checkpoint: Path | None = field(default=None)
+
+    @property
+    def final(self) -> dict[str, Any]:
+        return self.rows[-1] if self.rows else {}
+
+    def plot(self):
+        """Learning curves as a matplotlib ``Figure`` (imports matplotlib only now)."""
+        from ..viz.training import plot_learning_curves
+
+        return plot_learning_curves(self.rows)
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``"auto"`` -> CUDA if available, else CPU; anything else as ``torch.device``."""
+    return (
+        torch.device("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else torch.device(name)
+    )
+
+
+def build_model(config: TrainConfig) -> VideoSwinTransformer:
+    """The model the config names: a preset with ``num_classes``, window and drop-path overridden."""
+    overrides: dict[str, Any] = {"num_classes": config.num_classes}
+    if config.window_size is not None:
+        overrides["window_size"] = tuple(config.window_size)
+    if config.drop_path is not None:
+        overrides["drop_path_rate"] = config.drop_path
+    return build(config.model, **overrides)
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
+    """Weight decay on weight matrices only: not on norms, biases or relative-position bias tables
+    (as the official code: decaying the bias table would pull every offset's bias to zero)."""
+    decay, no_decay = [], []
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            skip = p.dim() < 2 or name.endswith("relative_position_bias_table")
+            (no_decay if skip else decay).append(p)
+    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
+
+
+def lr_factor(step: int, warmup: int, total: int, min_ratio: float = 0.0) -> float:
+    """Multiplier of the peak lr after ``step`` steps: linear warm-up to 1, then a half cosine."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def cosine_schedule(
+    optimizer: torch.optim.Optimizer, warmup: int, total: int, min_ratio: float = 0.0
+) -> LambdaLR:
+    """A ``LambdaLR`` (its state is just counters, so it checkpoints) for :func:`lr_factor`."""
+    return LambdaLR(optimizer, partial(lr_factor, warmup=warmup, total=total, min_ratio=min_ratio))
+
+
+class _SkipSampler(Sampler[int]):
+    """The indices of ``sampler`` after the first ``skip`` — how a resumed epoch skips seen batches."""
+
+    def __init__(self, sampler: Sampler[int], skip: int) -> None:
+        self.sampler, self.skip = sampler, skip
+
+    def __iter__(self) -> Iterator[int]:
+        return itertools.islice(iter(self.sampler), self.skip, None)
+
+    def __len__(self) -> int:
+        return max(0, len(self.sampler) - self.skip)  # type: ignore[arg-type]
+
+
+def _seed_everything(seed: int) -> None:
+    import random
+
+    import numpy as np
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds every CUDA device
+
+
+def _setup_distributed(device_name: str) -> tuple[int, int, torch.device, bool]:
+    """``(rank, world_size, device, created_here)``; joins the ``torchrun`` process group if any."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    device = resolve_device(device_name)
+    if world == 1:
+        return 0, 1, device, False
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if device.type == "cuda":
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    created = not dist.is_initialized()
+    if created:
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    return dist.get_rank(), dist.get_world_size(), device, created
+
+
+def _all_sum(values: list[float], device: torch.device) -> list[float]:
+    """Sum numbers over all processes (a no-op outside ``torchrun``)."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return t.tolist()
+
+
+@torch.no_grad()
+def evaluate(
+    model: nn.Module, loader: DataLoader, device: torch.device | str | None = None, amp: str | None = None
+) -> dict[str, float]:
+    """Mean cross-entropy ``loss`` and top-1 ``acc`` of ``model`` over ``loader`` (eval mode).
+
+    Under ``torchrun`` each process passes its own shard and the sums are added over processes.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    loss_sum = correct = count = 0.0
+    autocast = torch.autocast(device.type, dtype=AMP_DTYPE[amp]) if amp else nullcontext()
+    for video, label in loader:
+        video, label = video.to(device, non_blocking=True), label.to(device, non_blocking=True)
+        with autocast:
+            logits = model(video)  # (B, K)
+        loss_sum += F.cross_entropy(logits.float(), label, reduction="sum").item()
+        correct += (logits.argmax(-1) == label).sum().item()
+        count += label.numel()
+    model.train(was_training)
+    loss_sum, correct, count = _all_sum([loss_sum, correct, count], device)
+    return {"loss": loss_sum / max(count, 1), "acc": correct / max(count, 1), "count": int(count)}
+
+
+@torch.no_grad()
+def evaluate_multi_view(
+    model: nn.Module,
+    dataset: Dataset,
+    num_clips: int = 4,
+    num_crops: int = 3,
+    clip_len: int = 32,
+    stride: int = 2,
+    crop: int = 224,
+    mode: str = "softmax",
+    device: torch.device | str | None = None,
+) -> dict[str, float]:
+    """Multi-view test accuracy: every whole video of ``dataset`` -> ``num_clips x num_crops`` views,
+    scores averaged with :func:`vswin_edu.data.average_scores` (paper: 4 x 3 on K400, 1 x 3 on SSv2).
+
+    Returns ``acc`` (averaged views) and ``view_acc`` (the mean accuracy of single views), so the
+    gain of multi-view testing is the difference.  Runs in one process.
+    """
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    correct = view_correct = 0
+    n = len(dataset)  # type: ignore[arg-type]
+    for i in range(n):
+        video, label = dataset[i]
+        views = multi_view(
+            video, num_clips, num_crops, clip_len, stride, crop
+        )  # (V, 3, clip_len, crop, crop)
+        logits = model(views.to(device)).float()  # (V, K)
+        correct += int(average_scores(logits, mode).argmax(-1).item() == label)
+        view_correct += int((logits.argmax(-1) == label).sum().item())
+    model.train(was_training)
+    views_per_video = num_clips * num_crops
+    return {"acc": correct / max(n, 1), "view_acc": view_correct / max(n * views_per_video, 1), "count": n}
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def _write_logs(out_dir: Path, rows: list[dict[str, Any]], config: TrainConfig) -> None:
+    """metrics.csv (one row per evaluation) and metrics.json (the same rows and the config)."""
+    buffer = io.StringIO()
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    writer = csv.DictWriter(buffer, fieldnames=columns)
+    writer.writeheader()
+    writer.writerows(rows)
+    _write_atomic(out_dir / "metrics.csv", buffer.getvalue())
+    _write_atomic(out_dir / "metrics.json", json.dumps({"config": config.to_dict(), "rows": rows}, indent=1))
+
+
+def _write_curves(out_dir: Path, rows: list[dict[str, Any]]) -> None:
+    from ..viz.training import plot_learning_curves  # matplotlib only when a plot is written
+
+    plot_learning_curves(rows).savefig(out_dir / "curves.png", dpi=100)
+
+
+def _check_resume_config(saved: dict[str, Any], config: TrainConfig, path: str) -> None:
+    changed = {
+        k: (v, getattr(config, k))
+        for k, v in saved.items()
+        if k not in RESUME_FREE_FIELDS and hasattr(config, k) and _plain(getattr(config, k)) != _plain(v)
+    }
+    if changed:
+        warnings.warn(
+            f"resuming {path} with a changed config {changed} (saved, now): the run will not match "
+            "an uninterrupted one",
+            stacklevel=3,
+        )
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value
+
+
+def fit(
+    config: TrainConfig,
+    train_set: Dataset,
+    val_set: Dataset | None = None,
+    model: nn.Module | None = None,
+) -> History:
+    """Train ``model`` (default: :func:`build_model` of the config) on ``train_set``.
+
+    Datasets yield ``(video (3, T, H, W), label)``.  Every ``eval_every`` steps (default: each
+    epoch) a row ``{step, epoch, lr, train_loss, train_acc, val_loss, val_acc, elapsed_s}`` is
+    added to the history (and to ``out_dir/metrics.csv|json``); every ``checkpoint_every`` steps
+    ``out_dir/last.pt`` is replaced atomically.  ``config.resume`` continues a checkpoint exactly.
+    """
+    rank, world, device, created = _setup_distributed(config.device)
+    try:
+        return _fit(config, train_set, val_set, model, rank, world, device)
+    finally:
+        if created:
+            dist.destroy_process_group()
+
+
+def _fit(
+    config: TrainConfig,
+    train_set: Dataset,
+    val_set: Dataset | None,
+    model: nn.Module | None,
+    rank: int,
+    world: int,
+    device: torch.device,
+) -> History:
+    from tqdm.auto import tqdm  # imported here: tqdm.auto may pull in ipywidgets inside a notebook
+
+    accum = config.grad_accum
+    micro, rest = divmod(config.batch_size, world * accum)
+    if rest or micro == 0:
+        raise ValueError(
+            f"batch_size ({config.batch_size}) must be a multiple of processes x grad_accum "
+            f"({world} x {accum})"
+        )
+    # Load first: a corrupted checkpoint must fail before any file is written.
+    resumed = load_checkpoint(config.resume, map_location=device) if config.resume else None
+    if resumed is not None:
+        _check_resume_config(resumed["config"], config, config.resume)
+    _seed_everything(config.seed)
+    model = build_model(config) if model is None else model
+    if config.checkpoint_activations:
+        model.set_checkpointing(True)
+    model.to(device).train()
+    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=config.lr)
+
+    # The data order of epoch e is a permutation seeded by (seed, e) — for 1 or many processes.
+    sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config.seed, drop_last=True)
+    steps_per_epoch = len(sampler) // micro // accum
+    if steps_per_epoch == 0:
+        raise ValueError(
+            f"train_set has {len(train_set)} samples, fewer than one global batch of {config.batch_size}"  # type: ignore[arg-type]
+        )
+    total = config.steps if config.steps is not None else config.epochs * steps_per_epoch
+    scheduler = cosine_schedule(optimizer, config.warmup_steps, total, config.min_lr_ratio)
+    scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
+    step, rows = 0, []
+    if resumed is not None:
+        model.load_state_dict(resumed["model"])
+        optimizer.load_state_dict(resumed["optimizer"])
+        scheduler.load_state_dict(resumed["scheduler"])
+        if resumed["scaler"]:
+            scaler.load_state_dict(resumed["scaler"])
+        set_rng_state(resumed["rng"])
+        step, rows = int(resumed["step"]), list(resumed["history"])
+
+    net: nn.Module = model
+    if world > 1:
+        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    if config.compile:
+        net = torch.compile(net)
+    val_loader = None
+    if val_set is not None:
+        shard = Subset(val_set, range(rank, len(val_set), world))  # type: ignore[arg-type]
+        val_loader = DataLoader(
+            shard,
+            batch_size=micro * accum,
+            num_workers=config.num_workers,
+            generator=_generator(config.seed, -1),
+        )
+    out_dir = Path(config.out_dir) if config.out_dir and rank == 0 else None
+    if out_dir is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    autocast = torch.autocast(device.type, dtype=AMP_DTYPE[config.amp]) if config.amp else nullcontext()
+    last = min(total, config.stop_at) if config.stop_at is not None else total
+    eval_every = config.eval_every or steps_per_epoch
+    ckpt_every = config.checkpoint_every or steps_per_epoch
+    ckpt_path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
+
+    def save() -> None:
+        if ckpt_path is not None:
+            state = {
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(),
+                "scaler": scaler.state_dict(),
+                "rng": get_rng_state(),
+                "step": step,
+                "epoch": step // steps_per_epoch,
+                "config": config.to_dict(),
+                "history": rows,
+            }
+            save_checkpoint(ckpt_path, state)
+
+    bar = tqdm(total=last, initial=step, desc="train", disable=not config.progress or rank != 0)
+    start_time, seen = time.perf_counter(), [0.0, 0.0, 0.0]  # loss sum, correct, count since last row
+    while step < last:
+        epoch, skip = divmod(step, steps_per_epoch)
+        sampler.set_epoch(epoch)
+        if hasattr(train_set, "set_epoch"):
+            train_set.set_epoch(epoch)
+        loader = DataLoader(
+            train_set,
+            batch_size=micro,
+            sampler=_SkipSampler(sampler, skip * accum * micro),
+            num_workers=config.num_workers,
+            drop_last=True,
+            generator=_generator(config.seed, epoch),  # worker seeds without touching the global RNG
+            pin_memory=device.type == "cuda",
+        )
+        batches = iter(loader)
+        for _ in range(skip, steps_per_epoch):
+            optimizer.zero_grad(set_to_none=True)
+            for i in range(accum):
+                video, label = next(batches)
+                video, label = video.to(device, non_blocking=True), label.to(device, non_blocking=True)
+                sync = i == accum - 1 or world == 1  # DDP: all-reduce gradients once per step
+                with nullcontext() if sync else net.no_sync(), autocast:
+                    logits = net(video)  # (B, K)
+                    loss = F.cross_entropy(logits.float(), label, label_smoothing=config.label_smoothing)
+                scaler.scale(loss / accum).backward()
+                seen[0] += loss.item() * label.numel()
+                seen[1] += (logits.argmax(-1) == label).sum().item()
+                seen[2] += label.numel()
+            if config.max_grad_norm is not None:
+                scaler.unscale_(optimizer)
+                nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
+            scaler.step(optimizer)
+            scaler.update()
+            scheduler.step()
+            step += 1
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            if step % eval_every == 0 or step == last:
+                loss_sum, correct, count = _all_sum(seen, device)
+                row = {
+                    "step": step,
+                    "epoch": round(step / steps_per_epoch, 4),
+                    "lr": scheduler.get_last_lr()[0],
+                    "train_loss": loss_sum / count,
+                    "train_acc": correct / count,
+                }
+                if val_loader is not None:
+                    metrics = evaluate(model, val_loader, device, config.amp)
+                    row.update(val_loss=metrics["loss"], val_acc=metrics["acc"])
+                row["elapsed_s"] = round(time.perf_counter() - start_time, 3)
+                rows.append(row)
+                seen = [0.0, 0.0, 0.0]
+                if out_dir is not None:
+                    _write_logs(out_dir, rows, config)
+            if step % ckpt_every == 0 or step == last:
+                save()
+            if step == last:
+                break
+    bar.close()
+    if out_dir is not None and rows:
+        _write_curves(out_dir, rows)
+    model.eval()
+    return History(rows, model, out_dir, ckpt_path)
