@@ -154,8 +154,8 @@ def is_lecture() -> bool:
 
 
 def figure_scale() -> float:
-    """Factor by which ``viz`` enlarges its figures: 1.5 in lecture mode, else 1."""
-    return 1.5 if _lecture_on else 1.0
+    """Factor by which ``viz`` enlarges its figures: 1.75 in lecture mode (fonts about double), else 1."""
+    return 1.75 if _lecture_on else 1.0
 
 
 def widget_width() -> str:

@@ -7,6 +7,7 @@ column ``w``, the cell of token ``(t, h, w)`` centred at ``(w, h)``.
 from __future__ import annotations
 
 import textwrap
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -201,6 +202,13 @@ def token_number(p: Sequence[int], dhw: Size3) -> int:
     """Raster number ``t*H*W + h*W + w`` of the token at original position ``p``."""
     _, H, W = dhw
     return p[0] * H * W + p[1] * W + p[2]
+
+
+def finish(fig: Figure) -> None:
+    """Tighten the layout; if the decorations cannot fit (huge lecture fonts), keep the figure as is."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Tight layout not applied")
+        fig.tight_layout()
 
 
 def suptitle(fig: Figure, text: str) -> None:

@@ -19,6 +19,7 @@ from ._draw import (
     board_size,
     draw_borders,
     draw_cells,
+    finish,
     frames_to_show,
     geometry,
     label_board,
@@ -75,7 +76,7 @@ def plot_token_grid(
     if video_thw is not None:
         head = f"video {T}x{Hv}x{Wv} -> patches {pt}x{ph}x{pw} -> " + head
     suptitle(fig, head)
-    fig.tight_layout()
+    finish(fig)
     return fig
 
 
@@ -138,7 +139,7 @@ def plot_windows(
     else:
         fig = _slices(ids, real, geo, frames_to_show(geo.padded[0], frame))
     suptitle(fig, head)
-    fig.tight_layout()
+    finish(fig)
     return fig
 
 

@@ -28,6 +28,7 @@ from ._draw import (
     board_size,
     draw_borders,
     draw_cells,
+    finish,
     geometry,
     label_board,
     new_figure,
@@ -126,7 +127,7 @@ def plot_mask_matrix(
         f"window {window_index}: {N}x{N} mask, {n_allowed} of {N * N} pairs may attend\n"
         f"regions {distinct} (strips); light = attend, dark = masked"
     )
-    fig.tight_layout()
+    finish(fig)
     return fig
 
 
@@ -206,7 +207,7 @@ def plot_attend_to(
         f"may attend to {int(allowed.sum())} of {allowed.numel()} tokens ({source}); "
         f"dark hatched = masked",
     )
-    fig.tight_layout()
+    finish(fig)
     return fig
 
 
@@ -271,7 +272,7 @@ def plot_mask_diff(
         fontsize="small",
     )
     suptitle(fig, head)
-    fig.tight_layout()
+    finish(fig)
     return fig
 
 

@@ -18,7 +18,7 @@ from matplotlib.patches import Rectangle
 
 from .._checks import triple
 from ..relpos import relative_position_index, table_size
-from ._draw import MAX_LABELLED_CELLS, new_figure, suptitle
+from ._draw import MAX_LABELLED_CELLS, finish, new_figure, suptitle
 
 __all__ = ["plot_relative_index", "plot_bias", "plot_attention_weights", "window_query_index"]
 
@@ -115,7 +115,7 @@ def plot_relative_index(
         f"relative position index of a {wd}x{wh}x{ww} window: {rows} = "
         f"{2 * wd - 1}x{2 * wh - 1}x{2 * ww - 1} table rows",
     )
-    fig.tight_layout()
+    finish(fig)
     return fig
 
 
@@ -168,7 +168,7 @@ def plot_bias(bias_or_table: torch.Tensor, window_size: Sequence[int], head: int
         tax.set_ylabel("dh")
         tax.set_title(f"table column {head} ({rows} rows)")
     suptitle(fig, f"relative position bias of a {wd}x{wh}x{ww} window")
-    fig.tight_layout()
+    finish(fig)
     return fig
 
 

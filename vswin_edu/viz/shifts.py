@@ -19,6 +19,7 @@ from ._draw import (
     board_size,
     draw_borders,
     draw_cells,
+    finish,
     frames_to_show,
     geometry,
     label_board,
@@ -76,7 +77,7 @@ def plot_cyclic_shift(
         f"cyclic shift of {D}x{H}x{W} tokens, window {geo.window}: token (0,0,0) lands at {lands}; "
         f"hatched tokens wrap round",
     )
-    fig.tight_layout()
+    finish(fig)
     return fig
 
 
@@ -165,7 +166,7 @@ def plot_padding_vs_cyclic(
         f"{'x'.join(map(str, geo.dhw))} tokens, window {geo.window}, shift {geo.shift}: padding needs "
         f"{n_naive} windows, the cyclic shift keeps {n_cyclic}",
     )
-    fig.tight_layout()
+    finish(fig)
     return fig
 
 
@@ -209,5 +210,5 @@ def plot_region_ids(
         f"region ids after the roll ({D}x{H}x{W}, window {geo.window}, shift {geo.shift}): "
         f"{distinct} regions; tokens of one window attend iff their ids agree",
     )
-    fig.tight_layout()
+    finish(fig)
     return fig

@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .. import style
-from ._draw import new_figure, suptitle
+from ._draw import finish, new_figure, suptitle
 
 __all__ = ["plot_masked_softmax"]
 
@@ -70,5 +70,5 @@ def plot_masked_softmax(
         ax_w.plot(keys, exact.detach().double().tolist(), "o", color="#CC3311", label="exact")
         ax_w.legend(loc="upper right")
     suptitle(fig, title or "masked softmax")
-    fig.tight_layout()
+    finish(fig)
     return fig

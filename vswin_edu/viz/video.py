@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from matplotlib.figure import Figure
 
-from ._draw import new_figure, suptitle
+from ._draw import finish, new_figure, suptitle
 
 __all__ = ["plot_frame_strip"]
 
@@ -49,5 +49,5 @@ def plot_frame_strip(video: torch.Tensor, max_frames: int = 8, title: str | None
     axes[0, 0].set_ylabel(f"H={H}")
     axes[0, 0].set_xlabel(f"W={W}")
     suptitle(fig, title if title is not None else f"clip (3, T={T}, H={H}, W={W}): {count} of {T} frames")
-    fig.tight_layout()
+    finish(fig)
     return fig
