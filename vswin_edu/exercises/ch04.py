@@ -29,6 +29,12 @@ def _thw(number: int, dhw: Size3) -> Size3:
     return number // (H * W), (number // W) % H, number % W
 
 
+def _position(grid: torch.Tensor, number: int) -> Size3 | None:
+    """Where the token numbered ``number`` sits in a ``(1, D, H, W, 1)`` grid (None if it is missing)."""
+    found = torch.nonzero(grid[0, ..., 0] == number)
+    return tuple(int(v) for v in found[0]) if len(found) else None  # type: ignore[return-value]
+
+
 def _as_tensor(got: object, what: str) -> torch.Tensor:
     if not isinstance(got, torch.Tensor):
         raise Mismatch(f"{what} must return a torch.Tensor, got {type(got).__name__}.")
@@ -94,9 +100,9 @@ def check_cyclic_shift(fn) -> str:
             f"at position {pos} of the rolled grid expected the token that started at "
             f"{_thw(int(want[tuple(first)]), dhw)}, got the token from {_thw(int(got[tuple(first)]), dhw)}.",
         ]
-        landed = tuple(int(v) for v in torch.nonzero(got[0, ..., 0] == 0)[0]) if (got == 0).any() else None
-        lines.append(f"token (0, 0, 0) should land at {_thw(int(torch.nonzero(want.flatten() == 0)), dhw)}; "
-                     f"in yours it landed at {landed}.")  # fmt: skip
+        lines.append(
+            f"token (0, 0, 0) should land at {_position(want, 0)}; in yours it landed at {_position(got, 0)}."
+        )
         if cause:
             lines.append(f"likely cause: {cause}.")
         raise Mismatch("\n".join(lines))
