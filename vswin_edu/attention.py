@@ -12,8 +12,16 @@ Two paths compute the same thing:
 * the **explicit** path writes out ``QK^T``, the softmax and ``@ V`` — it can return the
   attention weights for plots (``return_attn=True``);
 * the **fused** path calls :func:`torch.nn.functional.scaled_dot_product_attention` with
-  ``B + mask`` as its additive float mask.  It never materialises the ``(N, N)`` probabilities in
-  Python, which is several times faster on CPU and GPU, and it is the default.
+  ``B + mask`` as its additive float mask.  It never stores the ``(N, N)`` probabilities in
+  memory: it streams blocks of keys through the cache, which is several times faster on CPU and
+  GPU (appendix notebook 13), and it is the default.
+
+Two details keep the fused path fast.  A shifted grid has at most ``2^3 = 8`` distinct mask
+patterns (most windows have none), so windows are attended *in groups that share a pattern*
+(:func:`vswin_edu.shift.group_windows_by_mask`) with one small ``(1, nH, N, N)`` mask each, instead
+of one ``(nW, nH, N, N)`` mask per forward.  And on CPU the fast kernel refuses a mask that needs a
+gradient (the learned bias does, in training); :class:`FusedAttentionFunction` runs the fast
+kernel forward and writes out the backward pass itself.
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ from torch import nn
 
 from ._checks import triple
 from .relpos import RelativePositionBias3D
+from .shift import WindowGroups, group_windows_by_mask
 
 
 def combine_bias_and_mask(
@@ -35,7 +44,8 @@ def combine_bias_and_mask(
     """Additive logits for every window: ``(1, nH, N, N)`` or, with a mask, ``(1, nW*nH, N, N)``.
 
     ``bias`` ``(nH, N, N)`` is shared by all windows; ``mask`` ``(nW, N, N)`` is shared by all clips
-    and heads.  Their sum is built once per forward by broadcasting (never per clip of the batch).
+    and heads.  Their sum is built by broadcasting (never per clip of the batch).  The fused path
+    calls it with the single mask pattern of a group of windows (``nW = 1``).
     """
     if mask is None:
         return bias.unsqueeze(0)  # (1, nH, N, N)
@@ -47,6 +57,67 @@ def combine_bias_and_mask(
         )
     both = bias.unsqueeze(0) + mask.unsqueeze(1)  # (nW, nH, N, N)
     return both.reshape(1, -1, N, N)  # (1, nW*nH, N, N)
+
+
+class FusedAttentionFunction(torch.autograd.Function):
+    """``SoftMax(scale * Q K^T + M) V`` by PyTorch's fused CPU kernel, with a gradient for ``M`` too.
+
+    ``F.scaled_dot_product_attention`` on CPU falls back to its slow "math" path when the float mask
+    ``M`` requires grad.  Here the forward runs the fused kernel, which also returns the log-sum-exp
+    ``L`` of every row, and the backward recomputes the probabilities ``P = exp(S - L)`` from
+    ``S = scale * Q K^T + M`` and applies the softmax chain rule (exact, not an approximation):
+
+        dV = P^T dO,   dS = P * (dO V^T - rowsum(dO * O)),   dQ = scale dS K,   dK = scale dS^T Q,
+
+    and ``dM`` is ``dS`` summed over the axes along which ``M`` was broadcast.
+
+    Shapes: ``q, k, v`` ``(b, nH, N, d)``; ``mask`` broadcastable to ``(b, nH, N, N)``.
+    """
+
+    @staticmethod
+    def forward(ctx, q, k, v, mask, scale: float):
+        out, lse = torch.ops.aten._scaled_dot_product_flash_attention_for_cpu(
+            q, k, v, attn_mask=mask, scale=scale
+        )  # (b, nH, N, d), (b, nH, N)
+        ctx.save_for_backward(q, k, v, mask, out, lse)
+        ctx.scale = scale
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        q, k, v, mask, out, lse = ctx.saved_tensors
+        dtype = q.dtype
+        work = torch.promote_types(dtype, torch.float32)  # a bf16/fp16 backward runs in fp32
+        q, k, v, out, grad_out = (t.to(work) for t in (q, k, v, out, grad_out))
+        logits = (q @ k.transpose(-2, -1)) * ctx.scale + mask.to(work)  # (b, nH, N, N)
+        p = torch.exp(logits - lse.to(work).unsqueeze(-1))  # the softmax, recomputed
+        grad_v = p.transpose(-2, -1) @ grad_out  # (b, nH, N, d)
+        row = (grad_out * out).sum(-1, keepdim=True)  # (b, nH, N, 1)
+        grad_s = p * (grad_out @ v.transpose(-2, -1) - row)  # (b, nH, N, N) gradient of the logits
+        grad_q = (grad_s @ k) * ctx.scale  # (b, nH, N, d)
+        grad_k = (grad_s.transpose(-2, -1) @ q) * ctx.scale  # (b, nH, N, d)
+        grad_mask = grad_s.sum_to_size(mask.shape).to(mask.dtype) if ctx.needs_input_grad[3] else None
+        return grad_q.to(dtype), grad_k.to(dtype), grad_v.to(dtype), grad_mask, None
+
+
+def fused_attention(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, attn_mask: torch.Tensor, dropout_p: float, scale: float
+) -> torch.Tensor:
+    """``SoftMax(scale * QK^T + attn_mask) V`` through the fastest exact kernel, ``(b, nH, N, d)``.
+
+    On CPU, when the mask needs a gradient (training the bias), :class:`FusedAttentionFunction`;
+    otherwise :func:`F.scaled_dot_product_attention` (on CUDA its kernels handle mask gradients,
+    and under ``torch.compile`` the compiler picks the kernel).
+    """
+    if (
+        q.device.type == "cpu"
+        and attn_mask.requires_grad
+        and torch.is_grad_enabled()
+        and dropout_p == 0.0
+        and not torch.compiler.is_compiling()
+    ):
+        return FusedAttentionFunction.apply(q, k, v, attn_mask, scale)
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p, scale=scale)
 
 
 class WindowAttention3D(nn.Module):
@@ -96,6 +167,7 @@ class WindowAttention3D(nn.Module):
         return_attn: bool = False,
         *,
         window_size: Sequence[int] | None = None,
+        mask_groups: WindowGroups | None = None,
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """Attend inside each window.
 
@@ -105,6 +177,8 @@ class WindowAttention3D(nn.Module):
             return_attn: also return the attention weights ``(B*nW, nH, N, N)`` (explicit path).
             window_size: the effective window of these windows if it is smaller than
                 ``self.window_size`` (the bias is then indexed for it, see :mod:`vswin_edu.relpos`).
+            mask_groups: ``mask`` with its windows grouped by pattern
+                (:func:`vswin_edu.shift.cached_window_groups`), so the fused path need not regroup it.
 
         Returns:
             ``(B*nW, N, C)``, and the weights when ``return_attn`` is True.
@@ -120,20 +194,29 @@ class WindowAttention3D(nn.Module):
             )
         if mask is not None and mask.shape[-2:] != (N, N):
             raise ValueError(f"mask must have shape (nW, {N}, {N}), got {tuple(mask.shape)}")
-        q, k, v = rearrange(
-            self.qkv(x), "b n (three h d) -> three b h n d", three=3, h=self.num_heads
-        )  # each (B*nW, nH, N, d)
+        if mask is None and mask_groups is not None:
+            raise ValueError("mask_groups must come with the mask they group; got mask=None")
         p_drop = self.attn_drop if self.training else 0.0
         if return_attn:
-            out, attn = self._explicit(q, k, v, bias, mask, p_drop)
+            out, attn = self._explicit(x, bias, mask, p_drop)
+            return self.proj_drop(self.proj(out)), attn
+        if mask is None:
+            out = self._fused(x, bias.unsqueeze(0), p_drop)  # (1, nH, N, N) bias for every window
         else:
-            out, attn = self._fused(q, k, v, bias, mask, p_drop), None
-        out = rearrange(out, "b h n d -> b n (h d)")  # (B*nW, N, C)
-        out = self.proj_drop(self.proj(out))
-        return (out, attn) if return_attn else out
+            groups = mask_groups if mask_groups is not None else group_windows_by_mask(mask)
+            out = self._fused_grouped(x, bias, groups, p_drop)
+        return self.proj_drop(self.proj(out))
 
-    def _explicit(self, q, k, v, bias, mask, p_drop):
+    def _qkv(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Queries, keys and values of windows ``(b, N, C)``: three views ``(b, nH, N, d)``, no copies."""
+        b, N, _ = x.shape
+        qkv = self.qkv(x).view(b, N, 3, self.num_heads, self.head_dim)  # (b, N, 3, nH, d)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)  # each (b, nH, N, d)
+        return q, k, v
+
+    def _explicit(self, x, bias, mask, p_drop):
         """SoftMax(QK^T/sqrt(d) + B [+ mask]) V, written out; also returns the weights."""
+        q, k, v = self._qkv(x)
         Bw, nH, N, _ = q.shape
         logits = (q * self.scale) @ k.transpose(-2, -1)  # (B*nW, nH, N, N)
         logits = logits + bias.unsqueeze(0)
@@ -143,18 +226,31 @@ class WindowAttention3D(nn.Module):
                 raise ValueError(f"mask has nW={nW} windows; {Bw} windows is not a multiple")
             logits = logits.view(Bw // nW, nW, nH, N, N) + mask[None, :, None]  # (B, nW, nH, N, N)
             logits = logits.view(Bw, nH, N, N)
-        attn = logits.softmax(dim=-1)
-        return F.dropout(attn, p_drop) @ v, attn  # (B*nW, nH, N, d), (B*nW, nH, N, N)
+        # softmax in fp32 even under fp16 autocast: exp() of fp16 logits overflows (a known NaN source)
+        attn = logits.softmax(dim=-1, dtype=torch.promote_types(logits.dtype, torch.float32)).to(v.dtype)
+        out = F.dropout(attn, p_drop) @ v  # (B*nW, nH, N, d)
+        return rearrange(out, "b h n d -> b n (h d)"), attn  # (B*nW, N, C), (B*nW, nH, N, N)
 
-    def _fused(self, q, k, v, bias, mask, p_drop):
-        """The same attention through ``F.scaled_dot_product_attention`` (no weights kept)."""
-        Bw, nH, N, d = q.shape
-        attn_mask = combine_bias_and_mask(bias, mask, Bw).to(q.dtype)  # (1, [nW*]nH, N, N)
-        if mask is not None:
-            # (B*nW, nH, N, d) -> (B, nW*nH, N, d): a free view, so the mask broadcasts over B
-            q, k, v = (t.reshape(-1, attn_mask.shape[1], N, d) for t in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=p_drop)
-        return out.reshape(Bw, nH, N, d)  # (B*nW, nH, N, d)
+    def _fused(self, x: torch.Tensor, attn_mask: torch.Tensor, p_drop: float) -> torch.Tensor:
+        """Windows ``(b, N, C)`` attended with one additive mask ``(1, nH, N, N)`` -> ``(b, N, C)``."""
+        b, N, C = x.shape
+        q, k, v = self._qkv(x)
+        out = fused_attention(q, k, v, attn_mask.to(q.dtype), p_drop, self.scale)  # (b, nH, N, d)
+        return out.transpose(1, 2).reshape(b, N, C)  # (b, N, C); the CPU kernel makes this a view
+
+    def _fused_grouped(self, x, bias, groups: WindowGroups, p_drop):
+        """Shifted windows, one fused call per mask pattern (<= 8), each with a ``(1, nH, N, N)`` mask."""
+        Bw, N, C = x.shape
+        nW = groups.num_windows
+        if Bw % nW:
+            raise ValueError(f"mask has nW={nW} windows; {Bw} windows is not a multiple")
+        x = x.view(Bw // nW, nW, N, C)  # (B, nW, N, C)
+        out = torch.empty_like(x)
+        for windows, pattern in zip(groups.windows, groups.masks, strict=True):
+            xg = x.index_select(1, windows)  # (B, g, N, C): the windows that share this pattern
+            attn_mask = combine_bias_and_mask(bias, pattern[None], nW)  # (1, nH, N, N)
+            out.index_copy_(1, windows, self._fused(xg.flatten(0, 1), attn_mask, p_drop).view_as(xg))
+        return out.view(Bw, N, C)  # (B*nW, N, C)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}, window_size={self.window_size}, num_heads={self.num_heads}"

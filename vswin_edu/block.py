@@ -11,14 +11,21 @@ shifted by ``(P/2, M/2, M/2)``.  The attention half reads as named steps:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import torch
 from torch import nn
 
 from ._checks import check_tokens, shift_triple, triple
 from .attention import WindowAttention3D
-from .shift import cached_shifted_window_mask, cyclic_shift, reverse_cyclic_shift
-from .windows import effective_window, pad_to_window, window_partition, window_reverse
+from .shift import cached_shifted_window_mask, cached_window_groups, cyclic_shift, reverse_cyclic_shift
+from .windows import Size3, effective_window, pad_to_window, window_partition, window_reverse
+
+
+@lru_cache(maxsize=256)
+def window_plan(dhw: Size3, window_size: Size3, shift_size: Size3) -> tuple[Size3, Size3]:
+    """:func:`effective_window` for a grid, computed once per (grid, window, shift) and reused."""
+    return effective_window(dhw, window_size, shift_size)
 
 
 class DropPath(nn.Module):
@@ -121,15 +128,17 @@ class VideoSwinBlock(nn.Module):
         pad -> shift -> partition -> attend -> reverse -> unshift -> unpad.
         """
         B, D, H, W, C = x.shape
-        window, shift = effective_window((D, H, W), self.window_size, self.shift_size)
+        window, shift = window_plan((D, H, W), self.window_size, self.shift_size)
         x = pad_to_window(x, window)  # (B, Dp, Hp, Wp, C)
         Dp, Hp, Wp = x.shape[1:4]
-        mask = None
+        mask = groups = None
         if any(shift):
             x = cyclic_shift(x, shift)
+            # built on the first forward for this grid, device and dtype, then looked up
             mask = cached_shifted_window_mask((Dp, Hp, Wp), window, shift, x.device, x.dtype)
+            groups = cached_window_groups((Dp, Hp, Wp), window, shift, x.device, x.dtype)
         windows = window_partition(x, window)  # (B*nW, N, C)
-        out = self.attn(windows, mask=mask, return_attn=return_attn, window_size=window)
+        out = self.attn(windows, mask=mask, return_attn=return_attn, window_size=window, mask_groups=groups)
         if return_attn:
             out, weights = out
         x = window_reverse(out, window, B, Dp, Hp, Wp)  # (B, Dp, Hp, Wp, C)

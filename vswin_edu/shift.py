@@ -17,8 +17,10 @@ regions — although any one window meets at most ``2^3 = 8`` of them.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from functools import lru_cache
+from typing import NamedTuple
 
 import torch
 
@@ -134,3 +136,65 @@ def cached_shifted_window_mask(
     tensor is shared: treat it as read-only.
     """
     return shifted_window_mask(dhw, window_size, shift_size).to(device=device, dtype=dtype)
+
+
+class WindowGroups(NamedTuple):
+    """The windows of a grid grouped by their mask pattern (see :func:`shifted_window_groups`)."""
+
+    windows: tuple[torch.Tensor, ...]  # per group, LongTensor (g,): the windows with this pattern
+    masks: torch.Tensor  # (G, N, N): the additive mask pattern shared by each group
+    num_windows: int  # nW, all groups together
+
+
+def shifted_window_groups(
+    dhw: Sequence[int], window_size: Sequence[int], shift_size: Sequence[int]
+) -> WindowGroups:
+    """Group the windows of a shifted grid by their mask pattern — at most ``2^3 = 8`` groups.
+
+    Only the *last* window along a shifted axis meets a wrapped piece (regions 1 and 2 of that
+    axis); every other window lies inside region 0.  So the pattern of a window depends only on
+    whether it is last along each shifted axis, and most windows (the interior ones) share the
+    all-zero pattern.  Examples with window ``(2, 4, 4)`` and shift ``(1, 2, 2)``: ``(4, 8, 8)``
+    tokens give 8 windows in 8 groups of one; ``(4, 12, 12)`` give 18 windows in 8 groups, the
+    largest holding the 4 windows that are last along no axis.  Swin-T's first shifted block at
+    32x224x224 has 128 windows in groups of 49, 49, 7, 7, 7, 7, 1, 1.  Attention can then add one
+    small ``(nH, N, N)`` mask per group instead of a ``(nW, nH, N, N)`` one.
+    """
+    window, shift = triple(window_size, "window_size"), shift_triple(shift_size)
+    mask = shifted_window_mask(dhw, window, shift)  # (nW, N, N); also checks the arguments
+    counts = [n // w for n, w in zip(dhw, window, strict=True)]  # windows along D, H, W
+    groups: dict[tuple[bool, ...], list[int]] = {}
+    for i, position in enumerate(itertools.product(*(range(n) for n in counts))):  # raster order
+        last = tuple(s > 0 and p == n - 1 for p, n, s in zip(position, counts, shift, strict=True))
+        groups.setdefault(last, []).append(i)
+    windows = tuple(torch.tensor(members) for members in groups.values())
+    first = [members[0] for members in groups.values()]
+    return WindowGroups(windows, mask[first], mask.shape[0])  # masks (G, N, N)
+
+
+def group_windows_by_mask(mask: torch.Tensor) -> WindowGroups:
+    """Group the windows of *any* additive mask ``(nW, N, N)`` by identical ``(N, N)`` pattern.
+
+    For masks that do not come from :func:`shifted_window_mask` (e.g. the padding mask of
+    :func:`vswin_edu.reference.naive_shifted_window_attention`).  It looks at the values, so under
+    ``torch.compile`` it breaks the graph; the block uses :func:`cached_window_groups` instead.
+    """
+    if mask.dim() != 3 or mask.shape[1] != mask.shape[2]:
+        raise ValueError(f"mask must have shape (nW, N, N), got {tuple(mask.shape)}")
+    nW, N, _ = mask.shape
+    patterns, which = torch.unique(mask.reshape(nW, N * N), dim=0, return_inverse=True)  # (G, N*N), (nW,)
+    windows = tuple((which == g).nonzero().flatten() for g in range(patterns.shape[0]))
+    return WindowGroups(windows, patterns.view(-1, N, N), nW)
+
+
+@lru_cache(maxsize=128)
+def cached_window_groups(
+    dhw: tuple[int, int, int],
+    window_size: tuple[int, int, int],
+    shift_size: tuple[int, int, int],
+    device: torch.device,
+    dtype: torch.dtype,
+) -> WindowGroups:
+    """:func:`shifted_window_groups` built once per (padded grid, window, shift, device, dtype)."""
+    windows, masks, nW = shifted_window_groups(dhw, window_size, shift_size)
+    return WindowGroups(tuple(w.to(device) for w in windows), masks.to(device=device, dtype=dtype), nW)
