@@ -29,6 +29,10 @@ def test_moving_shapes_item_shape_label_and_names():
     assert label == 4 % 3 and ds.class_names == ("left", "right", "grow")
     assert [ds[i][1] for i in range(6)] == [0, 1, 2, 0, 1, 2]
     assert len(ds) == 10
+    torch.testing.assert_close(video.mean(dim=(1, 2, 3)), torch.zeros(3), atol=1e-5, rtol=0)
+    torch.testing.assert_close(video.std(dim=(1, 2, 3)), torch.ones(3))
+    raw = MovingShapes(10, frames=8, size=16, noise=0.0, standardize=False)[4][0]
+    assert 0 <= raw.min() and raw.max() <= 1
 
 
 def test_moving_shapes_is_deterministic_and_worker_independent():
@@ -44,13 +48,13 @@ def test_moving_shapes_is_deterministic_and_worker_independent():
 @pytest.mark.parametrize("first,second", PAIRS)
 def test_paired_classes_have_equal_frame_averages(first, second):
     """A per-frame model sees the same average frame for both classes of a pair."""
-    ds = MovingShapes(4, frames=12, size=24, noise=0.05)
+    ds = MovingShapes(4, frames=12, size=24, noise=0.05)  # standardised clips
     for i in range(4):
         a, b = ds.render(i, first, noise=False), ds.render(i, second, noise=False)
         torch.testing.assert_close(a.mean(dim=1), b.mean(dim=1), atol=1e-5, rtol=0)
         assert (a - b).abs().max() > 0.3  # ... yet the clips differ
         noisy_a, noisy_b = ds.render(i, first), ds.render(i, second)
-        torch.testing.assert_close(noisy_a.mean(dim=1), noisy_b.mean(dim=1), atol=1e-5, rtol=0)
+        torch.testing.assert_close(noisy_a.mean(dim=1), noisy_b.mean(dim=1), atol=0.05, rtol=0)
 
 
 def _centroid(frame: torch.Tensor) -> torch.Tensor:
@@ -150,7 +154,7 @@ def test_average_scores_softmax_and_logits():
 def video_root(tmp_path_factory):
     """Two classes, two tiny mpeg4 files each, written with PyAV from MovingShapes clips."""
     root = tmp_path_factory.mktemp("videos")
-    shapes = MovingShapes(4, frames=20, size=32, classes=("left", "right"), noise=0.0)
+    shapes = MovingShapes(4, frames=20, size=32, classes=("left", "right"), noise=0.0, standardize=False)
     for i in range(4):
         video, label = shapes[i]
         folder = root / shapes.class_names[label]
@@ -164,7 +168,9 @@ def video_root(tmp_path_factory):
 def test_read_video_round_trip(video_root):
     frames = read_video(video_root / "left" / "clip0.mp4")
     assert frames.shape == (20, 32, 32, 3) and frames.dtype == torch.uint8
-    original = MovingShapes(4, frames=20, size=32, classes=("left", "right"), noise=0.0)[0][0]
+    original = MovingShapes(4, frames=20, size=32, classes=("left", "right"), noise=0.0, standardize=False)[
+        0
+    ][0]
     decoded = frames.permute(3, 0, 1, 2).float() / 255
     assert (decoded - original).abs().mean() < 0.05  # lossy codec, but the same clip
 
