@@ -115,6 +115,23 @@ class VizWidget:
         """Current value of every control."""
         return {name: control.value for name, control in self.controls.items()}
 
+    def set(self, **values: Any) -> None:
+        """Set several controls at once and render once (e.g. ``w.set(t=1, h=2, w=0)``).
+
+        Unknown names raise ``KeyError`` listing the controls.
+        """
+        unknown = set(values) - set(self.controls)
+        if unknown:
+            raise KeyError(f"unknown control(s) {sorted(unknown)}; this widget has {sorted(self.controls)}")
+        self._busy = True
+        try:
+            for name, value in values.items():
+                self.controls[name].value = value
+        finally:
+            self._busy = False
+        self.changed = next(reversed(values), None)
+        self.update()
+
     def _on_change(self, change: dict[str, Any]) -> None:
         if not self._busy:  # sync() may move other controls: render once, after it
             self.changed = next((n for n, c in self.controls.items() if c is change["owner"]), None)

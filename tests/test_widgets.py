@@ -1,0 +1,205 @@
+"""vswin_edu.widgets, kernel-side: setting a control updates state, figure and PNG synchronously;
+errors propagate in strict mode and show in the readout; the mask debugger flags wrong masks at
+exactly the wrong tokens."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+import torch
+
+from vswin_edu import viz
+from vswin_edu.reference import mask_mismatches
+from vswin_edu.shift import shifted_window_allowed, shifted_window_mask
+from vswin_edu.widgets import (
+    AttentionExplorer,
+    MaskDebugger,
+    MaskedSoftmaxLab,
+    RelPosExplorer,
+    ShiftExplorer,
+    WindowExplorer,
+)
+from vswin_edu.widgets._base import READOUT_CLASS
+
+GRID = dict(dhw=(4, 4, 4), window_size=(2, 2, 2), shift_size=(1, 1, 1))  # 8 windows of N=8
+
+
+def snapshot(w):
+    return dict(w.state), w.image.value, w.readout.value
+
+
+def changed_by(w, name, value):
+    before = snapshot(w)
+    w.controls[name].value = value
+    after = snapshot(w)
+    assert w.state[name] == value and w.state["error"] is None
+    assert after[1] != before[1], "the PNG did not change"
+    assert bytes(w.image.value).startswith(b"\x89PNG")
+    return before[0], after[0]
+
+
+def test_every_widget_has_described_controls_a_readout_and_a_view():
+    for w in (WindowExplorer(dhw=(2, 4, 4), window_size=(1, 2)), RelPosExplorer()):
+        assert w.controls and all(c.description for c in w.controls.values())
+        assert READOUT_CLASS in w.readout._dom_classes
+        assert w.figure is not None and w.image in w.widget.children and w.readout in w.widget.children
+        bundle = w._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in bundle
+
+
+def test_window_explorer_counts_windows():
+    w = WindowExplorer(dhw=(2, 4, 4), window_size=(1, 2))
+    assert w.state["num_windows"] == 8 and w.state["tokens_per_window"] == 4
+    _, after = changed_by(w, "M", 4)
+    assert after["num_windows"] == 2 and after["window"] == (1, 4, 4)
+    w.controls["frame"].value = 1
+    assert len(w.figure.axes) == 1
+    w.controls["T"].value = 1  # frame 1 no longer exists: back to "all"
+    assert w.controls["frame"].value is None and w.state["num_windows"] == 1
+
+
+def test_shift_explorer_compares_cyclic_and_padding():
+    w = ShiftExplorer(dhw=(4, 4, 4), window_size=(2, 2))
+    assert (w.state["windows_cyclic"], w.state["windows_padding"]) == (8, 27)
+    assert w.state["origin_lands_at"] == (3, 3, 3) and w.state["regions"] == 27
+    assert "27 windows" in w.readout.value
+    _, after = changed_by(w, "shift_t", False)
+    assert after["shift"] == (0, 1, 1) and after["windows_padding"] == 18 and after["regions"] == 9
+    for view in ("padding vs cyclic", "regions"):
+        changed_by(w, "view", view)
+    w.controls["T"].value = 2  # frame slider follows the grid
+    assert w.controls["frame"].max == 1
+
+
+def test_strict_widgets_raise_callback_errors_and_show_them(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RuntimeError("drawing failed")
+
+    strict = WindowExplorer(dhw=(2, 4, 4), window_size=(1, 2))
+    lenient = WindowExplorer(dhw=(2, 4, 4), window_size=(1, 2), strict=False)
+    monkeypatch.setattr(viz, "plot_windows", broken)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        strict.controls["M"].value = 4
+    assert "drawing failed" in strict.readout.value and "drawing failed" in strict.state["error"]
+    lenient.controls["M"].value = 4  # no raise ...
+    assert "RuntimeError: drawing failed" in lenient.readout.value  # ... but the learner sees it
+    assert "drawing failed" in lenient.state["error"]
+
+
+def test_mask_debugger_locates_the_query():
+    w = MaskDebugger(**GRID)
+    s = w.state
+    assert s["query"] == (0, 0, 0) and s["query_rolled"] == (3, 3, 3)
+    assert (s["window_index"], s["token_index"], s["query_region"]) == (7, 7, 26)
+    assert s["allowed_count"] == 1 and s["allowed_keys"] == [(0, 0, 0)]
+    assert s["mismatches"] is None and s["first_mismatch"] is None
+    assert w.mask_figure is not None and bytes(w.mask_image.value).startswith(b"\x89PNG")
+    _, after = changed_by(w, "h", 2)  # an interior token: its window has no wrapped piece in h
+    assert after["window"] == after["window_index"] == 5
+    assert after["allowed_count"] == 2  # window 5 is split in t and w only: its region is 1x2x1
+    w.controls["window"].value = 0  # picking a window moves the query into it
+    assert w.state["window_index"] == 0 and w.state["query_rolled"] == (0, 0, 0)
+    assert w.state["query"] == (1, 1, 1) and w.state["allowed_count"] == 8
+
+
+def test_mask_debugger_flags_an_all_zeros_mask_at_exactly_the_forbidden_pairs():
+    correct = shifted_window_allowed(*GRID.values())  # (nW, N, N)
+    w = MaskDebugger(torch.zeros(8, 8, 8), **GRID)
+    assert w.state["diff"] and w.state["mismatches"] == int((~correct).sum())
+    first = w.state["first_mismatch"]
+    assert not first.expected_allowed and first.got_allowed
+    assert first.query_region != first.key_region
+    assert "must NOT attend" in w.readout.value
+    # for several queries, the wrong keys are exactly the keys of its window the correct mask forbids
+    for query in [(0, 0, 0), (3, 3, 3), (1, 2, 0), (2, 1, 1)]:
+        w.set(t=query[0], h=query[1], w=query[2])
+        s = w.state
+        window_keys = set(s["allowed_keys"]) | set(s["query_mismatches"])
+        assert len(window_keys) == 8
+        assert len(s["query_mismatches"]) == 8 - s["allowed_count"]
+        assert not set(s["allowed_keys"]) & set(s["query_mismatches"])
+    # and the diff figure draws the same number of wrong cells for the window shown
+    hatched = sum(len(c.get_paths()) for c in w.mask_figure.axes[0].collections if c.get_hatch() == "xx")
+    assert hatched == int((~correct[s["window_index"]]).sum())
+
+
+def test_mask_debugger_accepts_callables_and_reports_foreign_tensors():
+    w = MaskDebugger(shifted_window_mask, **GRID)
+    assert w.state["mismatches"] == 0 and "correct" in w.readout.value
+    w.controls["W"].value = 2  # the callable is re-run for the new grid
+    assert w.state["mismatches"] == 0 and w.state["padded"] == (4, 4, 2)
+    fixed = MaskDebugger(shifted_window_mask(*GRID.values()), **GRID)
+    fixed.controls["W"].value = 2  # a tensor made for another grid: explained, not raised
+    assert fixed.state["mismatches"] is None and "must have shape" in fixed.state["diff_error"]
+    assert "cannot be compared" in fixed.readout.value
+    with pytest.raises(TypeError, match="user_mask must be"):
+        MaskDebugger([[0]])
+
+
+def test_mask_debugger_propagates_errors_of_a_learners_mask_function():
+    def learner(dhw, window_size, shift_size):
+        if dhw[2] == 2:
+            raise IndexError("my bug")
+        return shifted_window_mask(dhw, window_size, shift_size)
+
+    w = MaskDebugger(learner, **GRID)
+    with pytest.raises(IndexError, match="my bug"):
+        w.controls["W"].value = 2
+    assert "my bug" in w.readout.value
+    lenient = MaskDebugger(learner, **GRID, strict=False)
+    lenient.controls["W"].value = 2
+    assert "IndexError: my bug" in lenient.state["error"]
+
+
+def test_mask_debugger_agrees_with_the_reference_on_a_one_slice_mask():
+    # "4 regions are enough"? A mask that only separates the last slice per axis is wrong somewhere
+    def two_slices(dhw, window_size, shift_size):
+        mask = shifted_window_allowed(dhw, window_size, shift_size).clone()
+        mask[:] = True
+        return mask
+
+    w = MaskDebugger(two_slices, **GRID)
+    assert w.state["mismatches"] == len(mask_mismatches(two_slices, *GRID.values()))
+
+
+def test_set_renders_once_and_rejects_unknown_controls():
+    w = RelPosExplorer()
+    renders = []
+    w.render = lambda values, render=w.render: renders.append(1) or render(values)
+    w.set(qt=0, qh=0, qw=0)
+    assert len(renders) == 1 and w.state["offset"] == (0, 0, 0) and w.state["index"] == 25 + 2 * 5 + 2
+    with pytest.raises(KeyError, match="unknown control"):
+        w.set(depth=3)
+
+
+def test_relpos_explorer_spells_out_the_index():
+    w = RelPosExplorer()
+    assert w.state["offset"] == (1, 1, 1) and w.state["shifted"] == (2, 3, 3)
+    assert w.state["index"] == 2 * 25 + 3 * 5 + 3 and w.state["table_rows"] == 75
+    _, after = changed_by(w, "kw", 2)
+    assert after["offset"] == (1, 1, -1) and after["index"] == 2 * 25 + 3 * 5 + 1
+    w.controls["M"].value = 2  # key/query sliders shrink with the window
+    assert w.controls["kw"].max == 1 and w.state["table_rows"] == 27
+
+
+def test_masked_softmax_lab_shows_leaks_and_nans():
+    w = MaskedSoftmaxLab()
+    assert w.state["masked_mass"] < 1e-30 and not w.state["has_nan"]
+    _, after = changed_by(w, "scale", 1000.0)
+    assert after["masked_mass"] > 0.5  # -100 no longer masks logits of size 1000
+    w.controls["mask_value"].value = float("-inf")
+    assert w.state["masked_mass"] == 0.0
+    w.controls["fully_masked"].value = True
+    assert w.state["has_nan"] and "NaN" in w.readout.value
+    w.set(fully_masked=False, dtype="float16", scale=1e5)
+    assert w.state["overflow"] and "overflow" in w.readout.value
+
+
+def test_attention_explorer_weights_respect_the_mask():
+    w = AttentionExplorer()
+    assert w.state["allowed_keys"] == 4 and w.state["masked_mass"] < 1e-30
+    assert abs(sum(w.figure.axes[0].images[0].get_array().sum() for _ in [0])) > 0
+    _, after = changed_by(w, "shift", False)
+    assert after["allowed_keys"] == 32 and after["masked_mass"] == 0.0
+    changed_by(w, "head", 1)
