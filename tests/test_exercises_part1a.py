@@ -319,4 +319,4 @@ def test_attention_cost_explorer_surfaces_callback_errors(monkeypatch):
     monkeypatch.setattr(module, "plot_attention_cost", broken)
     with pytest.raises(RuntimeError, match="drawing failed"):
         w.controls["height"].value = 112
-    assert "drawing failed" in w.error.value
+    assert "drawing failed" in w.readout.value and "drawing failed" in w.state["error"]
