@@ -1,0 +1,304 @@
+"""Inference and analysis figures: attention maps over frames, receptive fields, views, ablations
+(paper Sec. 3.2 and 4.3-4.4; chapter 11).
+
+* :func:`collect_attention` / :func:`attention_grid` — the weights of one (S)W-MSA layer for one query
+  token, put back on the token grid (un-rolled, un-padded); :func:`plot_attention_over_frames`
+  overlays them on the video.
+* :func:`receptive_field` — *exact* flood fill: after ``k`` blocks, which tokens can have influenced
+  a token, with 3D, spatial-only or no shift (the paper's shift ablation made visible).
+* :func:`plot_multi_view` — temporal clips and spatial crops of multi-view testing ("why 12 views?").
+* :func:`plot_ablation` — toy numbers beside the paper's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
+
+from .. import style
+from .._checks import shift_triple, triple
+from ..shift import region_ids
+from ..windows import effective_window, pad_sizes
+from ._draw import draw_cells, label_board, new_figure, suptitle, window_ids_rolled
+
+__all__ = [
+    "collect_attention",
+    "attention_grid",
+    "receptive_field",
+    "plot_attention_over_frames",
+    "plot_receptive_field",
+    "plot_multi_view",
+    "plot_ablation",
+]
+
+Size3 = tuple[int, int, int]
+_REACH_COLORS = ("#222255", "#4477AA", "#66CCEE", "#228833", "#CCBB44", "#EE6677", "#AA3377", "#BBBBBB")
+
+
+def _query(query: Sequence[int], dhw: Size3) -> Size3:
+    q = tuple(int(v) for v in query)
+    if len(q) != 3 or any(not 0 <= a < n for a, n in zip(q, dhw, strict=True)):
+        raise ValueError(f"query must be (t, h, w) inside the token grid {dhw}, got {tuple(query)}")
+    return q  # type: ignore[return-value]
+
+
+@torch.no_grad()
+def collect_attention(
+    model, video: torch.Tensor, stage: int, block: int
+) -> tuple[torch.Tensor, Size3, Size3, Size3]:
+    """Run ``model`` (eval) up to block ``block`` of stage ``stage`` and return that block's weights.
+
+    Returns ``(weights (nW, nH, N, N), dhw, window, shift)``: the attention of the windows of the
+    padded, cyclically shifted grid of one clip (``video`` is ``(1, 3, T, H, W)``), the block's
+    input grid and its effective window and shift.
+    """
+    if video.dim() != 5 or video.shape[0] != 1:
+        raise ValueError(f"video must be one clip (1, 3, T, H, W), got shape {tuple(video.shape)}")
+    if not 0 <= stage < len(model.stages) or not 0 <= block < len(model.stages[stage].blocks):
+        raise ValueError(f"no block {block} in stage {stage} of this model")
+    model.eval()
+    x = model.patch_embed(video)  # (1, D, H, W, C)
+    for stage_module in model.stages[:stage]:
+        x = stage_module(x)  # (1, D, H', W', C')
+    blocks = model.stages[stage].blocks
+    for blk in blocks[:block]:
+        x = blk(x)
+    target = blocks[block]
+    dhw = tuple(x.shape[1:4])
+    window, shift = effective_window(dhw, target.window_size, target.shift_size)
+    _, weights = target(x, return_attn=True)  # (nW, nH, N, N)
+    return weights, dhw, window, shift  # type: ignore[return-value]
+
+
+def attention_grid(
+    weights: torch.Tensor,
+    dhw: Sequence[int],
+    window: Sequence[int],
+    shift: Sequence[int],
+    query: Sequence[int],
+) -> torch.Tensor:
+    """Attention of the token at ``query = (t, h, w)`` over the token grid, ``(nH, D, H, W)``.
+
+    The weights are indexed in the rolled, padded grid: the query's rolled position picks its window
+    and row; each key's weight is put back at its original position (un-roll, then crop the padding).
+    Tokens outside the query's window get 0; the masked pieces of a shifted window get ~0 too.
+    """
+    D, H, W = triple(tuple(dhw), "dhw")
+    window, shift = triple(window, "window"), shift_triple(shift)
+    pad = pad_sizes((D, H, W), window)
+    padded = (D + pad[0], H + pad[1], W + pad[2])
+    q = _query(query, (D, H, W))
+    rolled = tuple((a - s) % n for a, s, n in zip(q, shift, padded, strict=True))  # where the query sits
+    win_ids = window_ids_rolled(padded, window)  # (Dp, Hp, Wp)
+    in_win = tuple(a % w for a, w in zip(rolled, window, strict=True))
+    n = (in_win[0] * window[1] + in_win[1]) * window[2] + in_win[2]  # raster index inside the window
+    nW, nH, N, _ = weights.shape
+    if nW != int(win_ids.max()) + 1 or N != window[0] * window[1] * window[2]:
+        raise ValueError(
+            f"weights {tuple(weights.shape)} do not fit grid {(D, H, W)} with window {window} "
+            f"({int(win_ids.max()) + 1} windows of {window[0] * window[1] * window[2]} tokens)"
+        )
+    wid = int(win_ids[rolled])
+    row = weights[wid, :, n, :].reshape(nH, *window)  # (nH, wd, wh, ww) keys of the window
+    grid = torch.zeros(nH, *padded, dtype=weights.dtype)  # (nH, Dp, Hp, Wp) in rolled coordinates
+    o = [(rolled[i] // window[i]) * window[i] for i in range(3)]
+    grid[:, o[0] : o[0] + window[0], o[1] : o[1] + window[1], o[2] : o[2] + window[2]] = row
+    grid = torch.roll(grid, shifts=shift, dims=(1, 2, 3))  # back to original positions
+    return grid[:, :D, :H, :W]  # (nH, D, H, W)
+
+
+def receptive_field(
+    dhw: Sequence[int],
+    window_size: Sequence[int],
+    shift_size: Sequence[int],
+    num_blocks: int,
+    start: Sequence[int],
+) -> torch.Tensor:
+    """Exact flood fill of the tokens a token can draw information from after ``num_blocks`` blocks.
+
+    Block ``j`` attends inside regular windows (``j`` even) or windows shifted by ``shift_size``
+    (``j`` odd, cyclic shift + mask: a token sees exactly the tokens of its own *region* of its
+    rolled window).  Windows and shifts are clamped per axis as in the model; padded tokens relay
+    nothing (they are re-zeroed every block).  Pass ``shift_size=(0, M//2, M//2)`` for "no temporal
+    shift" and ``(0, 0, 0)`` for "no shift".
+
+    Returns:
+        ``LongTensor (D, H, W)``: the number of blocks after which each token is first reached
+        (0 for ``start`` itself), ``-1`` if it is not reached within ``num_blocks``.
+    """
+    D, H, W = triple(tuple(dhw), "dhw")
+    shift_in = shift_triple(shift_size)
+    if not isinstance(num_blocks, int) or num_blocks < 0:
+        raise ValueError(f"num_blocks must be a non-negative int, got {num_blocks!r}")
+    s0 = _query(start, (D, H, W))
+    reached_at = torch.full((D, H, W), -1, dtype=torch.long)
+    reached_at[s0] = 0
+    for j in range(num_blocks):
+        window, shift = effective_window((D, H, W), window_size, shift_in if j % 2 else (0, 0, 0))
+        pad = pad_sizes((D, H, W), window)
+        padded = (D + pad[0], H + pad[1], W + pad[2])
+        groups = window_ids_rolled(padded, window) * 27 + region_ids(padded, window, shift)  # rolled grid
+        groups = torch.roll(groups, shifts=shift, dims=(0, 1, 2))[:D, :H, :W]  # at original positions
+        reached = reached_at >= 0
+        new = torch.isin(groups, groups[reached]) & ~reached
+        reached_at[new] = j + 1
+    return reached_at
+
+
+def _frames(D: int, limit: int = 8) -> list[int]:
+    return list(range(min(D, limit)))
+
+
+def plot_receptive_field(reached_at: torch.Tensor, title: str = "") -> Figure:
+    """One board per temporal token (up to 8): each cell coloured by the block that first reaches it."""
+    if reached_at.dim() != 3:
+        raise ValueError(f"reached_at must be (D, H, W), got shape {tuple(reached_at.shape)}")
+    D, H, W = reached_at.shape
+    frames = _frames(D)
+    fig, axes = new_figure(1, len(frames), (max(1.8, W * 0.22) + 0.4, max(1.8, H * 0.22) + 0.8))
+    for ax, t in zip(axes[0], frames, strict=True):
+        k = reached_at[t]
+        colors = [
+            [_REACH_COLORS[min(int(v), len(_REACH_COLORS) - 1)] if v >= 0 else "#FFFFFF" for v in row]
+            for row in k
+        ]
+        labels = [[str(int(v)) if v >= 0 else "" for v in row] for row in k]
+        draw_cells(ax, colors, labels=labels)
+        label_board(ax, H, W, f"t = {t}")
+    total = int((reached_at >= 0).sum())
+    suptitle(fig, title or f"reached tokens (number = first block that reaches them): {total} of {D * H * W}")
+    fig.tight_layout()
+    return fig
+
+
+def _frame_image(video: torch.Tensor, frame: int) -> np.ndarray:
+    img = video[0, :, frame].permute(1, 2, 0).float()  # (H, W, 3)
+    lo, hi = img.min(), img.max()
+    return ((img - lo) / (hi - lo + 1e-8)).numpy()
+
+
+def plot_attention_over_frames(
+    video: torch.Tensor,
+    attn: torch.Tensor,
+    query: Sequence[int],
+    patch_size: Sequence[int] = (2, 4, 4),
+    title: str = "",
+) -> Figure:
+    """Overlay one head's attention ``attn (D, H, W)`` (tokens of one stage) on the clip's frames.
+
+    ``video`` is ``(1, 3, T, H, W)``; token frame ``t`` is drawn on video frame ``t * patch_t * stride``
+    where the stride maps tokens to pixels.  The query token is outlined in its frame.
+    """
+    if attn.dim() != 3:
+        raise ValueError(f"attn must be (D, H, W) for one head, got shape {tuple(attn.shape)}")
+    D, Ht, Wt = attn.shape
+    T, Hv, Wv = video.shape[2:]
+    q = _query(query, (D, Ht, Wt))
+    pt = triple(patch_size, "patch_size")[0]
+    cell_h, cell_w = Hv / Ht, Wv / Wt
+    frames = _frames(D)
+    fig, axes = new_figure(1, len(frames), (2.2, 2.4))
+    vmax = float(attn.max()) or 1.0
+    for ax, t in zip(axes[0], frames, strict=True):
+        ax.imshow(_frame_image(video, min(t * pt, T - 1)), extent=(0, Wv, Hv, 0))
+        heat = attn[t].float().numpy() / vmax
+        ax.imshow(
+            heat, cmap="magma", alpha=0.6, vmin=0, vmax=1, extent=(0, Wv, Hv, 0), interpolation="nearest"
+        )
+        if t == q[0]:
+            ax.add_patch(
+                Rectangle(
+                    (q[2] * cell_w, q[1] * cell_h),
+                    cell_w,
+                    cell_h,
+                    fill=False,
+                    edgecolor="#00FF88",
+                    linewidth=2.5,
+                )
+            )
+        ax.set_title(f"t = {t} ({attn[t].sum():.2f})")
+        ax.axis("off")
+    suptitle(fig, title or f"attention of query token {q}; in brackets: weight mass per temporal token")
+    fig.tight_layout()
+    return fig
+
+
+def plot_multi_view(
+    clip_indices: torch.Tensor, num_frames: int, frame_hw: Sequence[int], crop: int, num_crops: int = 3
+) -> Figure:
+    """Multi-view testing: the temporal clips on the video's timeline, and the spatial crops.
+
+    ``clip_indices (num_clips, clip_len)`` are frame indices (:func:`vswin_edu.data.multi_view_indices`);
+    crops are squares of side ``crop`` along the longer side after resizing the shorter side to
+    ``crop`` (:func:`vswin_edu.data.spatial_crops`).  Views = clips x crops (paper: 4 x 3 = 12 on K400).
+    """
+    if clip_indices.dim() != 2:
+        raise ValueError(f"clip_indices must be (num_clips, clip_len), got {tuple(clip_indices.shape)}")
+    num_clips = clip_indices.shape[0]
+    H, W = (int(v) for v in frame_hw)
+    fig, axes = new_figure(1, 2, (5.0, 3.0))
+    ax = axes[0, 0]
+    for k in range(num_clips):
+        ax.scatter(clip_indices[k].tolist(), [k] * clip_indices.shape[1], s=8, color=style.window_color(k))
+    ax.set_xlim(-1, num_frames)
+    ax.set_yticks(range(num_clips))
+    ax.set_yticklabels([f"clip {k}" for k in range(num_clips)])
+    ax.invert_yaxis()
+    ax.set_xlabel(f"frame index (video of {num_frames} frames)")
+    ax.set_title(f"{num_clips} temporal clip(s) of {clip_indices.shape[1]} frames")
+    ax = axes[0, 1]
+    scale = crop / min(H, W)
+    h, w = max(crop, round(H * scale)), max(crop, round(W * scale))
+    ax.add_patch(Rectangle((0, 0), w, h, facecolor="#EEEEEE", edgecolor="black"))
+    long_side = max(h, w)
+    offsets = (
+        [(long_side - crop) // 2]
+        if num_crops == 1
+        else [round(j * (long_side - crop) / (num_crops - 1)) for j in range(num_crops)]
+    )
+    for j, o in enumerate(offsets):
+        x, y = (o, (h - crop) // 2) if w > h else ((w - crop) // 2, o)
+        ax.add_patch(
+            Rectangle((x, y), crop, crop, fill=False, edgecolor=style.window_color(j), linewidth=2.5,
+                      linestyle=("-", "--", ":", "-.")[j % 4], label=f"crop {j}")
+        )  # fmt: skip
+    ax.legend(loc="lower right", fontsize="small")
+    ax.set_xlim(-5, w + 5)
+    ax.set_ylim(h + 5, -5)
+    ax.set_aspect("equal")
+    ax.set_title(f"{num_crops} crop(s) of {crop}² in a {h}x{w} frame")
+    suptitle(fig, f"{num_clips} clips x {num_crops} crops = {num_clips * num_crops} views, scores averaged")
+    fig.tight_layout()
+    return fig
+
+
+def plot_ablation(
+    results: Mapping[str, tuple[float, float | None]], metric: str = "toy", title: str = ""
+) -> Figure:
+    """Bars of an ablation: ``{setting: (toy value, paper top-1 or None)}``, two panels side by side."""
+    if not results:
+        raise ValueError("results must hold at least one setting")
+    names = list(results)
+    fig, axes = new_figure(1, 2, (max(3.0, 1.2 * len(names)), 3.0))
+    for ax, idx, label in ((axes[0, 0], 0, metric), (axes[0, 1], 1, "paper: K400 top-1 (%)")):
+        values = [results[n][idx] for n in names]
+        shown = [v if v is not None else 0.0 for v in values]
+        bars = ax.bar(
+            names, shown, color=[style.window_color(i) for i in range(len(names))], edgecolor="black"
+        )
+        for bar, v in zip(bars, values, strict=True):
+            text = "n/a" if v is None else f"{v:.3g}"
+            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), text, ha="center", va="bottom")
+        known = [v for v in values if v is not None]
+        if idx == 1 and known:
+            ax.set_ylim(min(known) - 1.5, max(known) + 1.0)
+        ax.set_title(label)
+        ax.tick_params(axis="x", rotation=15)
+    if title:
+        suptitle(fig, title)
+    fig.tight_layout()
+    return fig
