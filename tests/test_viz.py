@@ -141,6 +141,8 @@ def test_mask_matrix_counts_allowed_pairs(sort_by_region):
     assert f"{int(allowed[3].sum())} of 64 pairs may attend" in ax.get_title()
     assert len(ax.images) == 1
     assert len(ax.collections) == (2 if sort_by_region else 0)  # region boundary lines when sorted
+    outlined = viz.plot_mask_matrix(*SMALL, 3, sort_by_region=sort_by_region, query_index=5).axes[0]
+    assert len(outlined.patches) == len(ax.patches) + 2  # the query's row and column
     # a user mask (additive, -inf allowed) is drawn instead of the correct one
     user = torch.zeros(8, 8, 8)
     assert "64 of 64" in viz.plot_mask_matrix(*SMALL, 3, mask=user).axes[0].get_title()
@@ -154,7 +156,7 @@ def test_attend_to_marks_the_query_and_its_allowed_keys():
     assert sum(texts(ax).count("Q") for ax in fig.axes) == 2  # once per row
     # (0,0,0) lands in the corner window 7, which has 8 regions of one token: it attends to itself
     assert "window 7" in fig._suptitle.get_text() and "may attend to 1 of 8" in fig._suptitle.get_text()
-    assert sum(hatched_cells(ax, "xx") for ax in fig.axes) == 2 * 7
+    assert sum(hatched_cells(ax, style.MASKED_HATCH) for ax in fig.axes) == 2 * 7
     assert (
         "may attend to 8 of 8"
         in viz.plot_attend_to(*SMALL, (0, 0, 0), mask=torch.zeros(8, 8, 8))._suptitle.get_text()
@@ -173,8 +175,8 @@ def test_mask_diff_flags_exactly_the_wrong_entries_of_an_all_zeros_mask():
     window = int(title.split("first: window ")[1].split(":")[0])
     assert fig.axes[0].get_title() == f"window {window}"
     # every masked pair of that window (and nothing else) is drawn as wrongly allowed
-    assert hatched_cells(fig.axes[0], "xx") == int((~correct[window]).sum())
-    assert hatched_cells(fig.axes[0], "//") == 0
+    assert hatched_cells(fig.axes[0], style.WRONG_ALLOWED_HATCH) == int((~correct[window]).sum())
+    assert hatched_cells(fig.axes[0], style.WRONG_MASKED_HATCH) == 0
 
 
 def test_mask_diff_accepts_correct_callables_and_names_wrongly_masked_pairs():
@@ -182,7 +184,11 @@ def test_mask_diff_accepts_correct_callables_and_names_wrongly_masked_pairs():
     assert "correct on all 8 windows" in fig._suptitle.get_text()
     everything_masked = torch.full((8, 8, 8), float("-inf"))
     fig = render(viz.plot_mask_diff(*SMALL, everything_masked, window_index=0))
-    assert hatched_cells(fig.axes[0], "//") == int(shifted_window_allowed(*SMALL)[0].sum())
+    assert hatched_cells(fig.axes[0], style.WRONG_MASKED_HATCH) == int(
+        shifted_window_allowed(*SMALL)[0].sum()
+    )
+    with pytest.raises(ValueError, match="query_index must be"):
+        viz.plot_mask_diff(*SMALL, everything_masked, query_index=8)
     with pytest.raises(ValueError, match=r"mask must have shape \(nW, N, N\)"):
         viz.plot_mask_diff(*SMALL, torch.zeros(8, 8))
     with pytest.raises(TypeError, match="mask must be a torch.Tensor"):

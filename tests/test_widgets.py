@@ -9,7 +9,7 @@ matplotlib.use("Agg")
 import pytest
 import torch
 
-from vswin_edu import viz
+from vswin_edu import style, viz
 from vswin_edu.reference import mask_mismatches
 from vswin_edu.shift import shifted_window_allowed, shifted_window_mask
 from vswin_edu.widgets import (
@@ -120,7 +120,11 @@ def test_mask_debugger_flags_an_all_zeros_mask_at_exactly_the_forbidden_pairs():
         assert len(s["query_mismatches"]) == 8 - s["allowed_count"]
         assert not set(s["allowed_keys"]) & set(s["query_mismatches"])
     # and the diff figure draws the same number of wrong cells for the window shown
-    hatched = sum(len(c.get_paths()) for c in w.mask_figure.axes[0].collections if c.get_hatch() == "xx")
+    hatched = sum(
+        len(c.get_paths())
+        for c in w.mask_figure.axes[0].collections
+        if c.get_hatch() == style.WRONG_ALLOWED_HATCH
+    )
     assert hatched == int((~correct[s["window_index"]]).sum())
 
 

@@ -25,6 +25,10 @@ __all__ = [
     "WRONG_ALLOWED_COLOR",
     "WRONG_MASKED_COLOR",
     "PAD_COLOR",
+    "QUERY_COLOR",
+    "MASKED_HATCH",
+    "WRONG_ALLOWED_HATCH",
+    "WRONG_MASKED_HATCH",
     "window_color",
     "window_hatch",
     "region_color",
@@ -34,6 +38,7 @@ __all__ = [
     "is_lecture",
     "figure_scale",
     "widget_width",
+    "readout_font_size",
 ]
 
 # Paul Tol "light": pale enough that black cell numbers stay readable on top.
@@ -71,6 +76,10 @@ MASKED_COLOR = "#222255"  # masked by the shifted-window mask
 WRONG_ALLOWED_COLOR = "#EE3377"  # a user mask lets through a pair the correct mask forbids
 WRONG_MASKED_COLOR = "#EE7733"  # a user mask forbids a pair the correct mask allows
 PAD_COLOR = "#DDDDDD"  # zero-padded tokens
+QUERY_COLOR = "#009988"  # outline of the query token / its mask row (visible on light and dark cells)
+MASKED_HATCH = ".."  # masked pairs/keys
+WRONG_ALLOWED_HATCH = "xx"
+WRONG_MASKED_HATCH = "//"
 
 _LECTURE_RC = {
     "font.size": 18,
@@ -156,6 +165,11 @@ def is_lecture() -> bool:
 def figure_scale() -> float:
     """Factor by which ``viz`` enlarges its figures: 1.75 in lecture mode (fonts about double), else 1."""
     return 1.75 if _lecture_on else 1.0
+
+
+def readout_font_size() -> str:
+    """CSS font size of a widget's readout: 20px in lecture mode, else 14px."""
+    return "20px" if _lecture_on else "14px"
 
 
 def widget_width() -> str:

@@ -73,6 +73,21 @@ def _check_window(geo: Geometry, window_index: int) -> None:
     window_rolled_positions(geo, window_index)  # validates type and range
 
 
+def _check_token(geo: Geometry, query_index: int | None) -> None:
+    N = geo.tokens_per_window
+    if query_index is not None and (
+        isinstance(query_index, bool) or not isinstance(query_index, int) or not 0 <= query_index < N
+    ):
+        raise ValueError(f"query_index must be a token number in [0, {N}) or None, got {query_index!r}")
+
+
+def _outline_row(ax, row: int, N: int) -> None:
+    """Outline the query's mask row and column (the mask is symmetric)."""
+    outline = dict(fill=False, edgecolor=style.QUERY_COLOR, linewidth=2.5 * style.figure_scale())
+    ax.add_patch(Rectangle((-0.5, row - 0.5), N, 1, **outline))
+    ax.add_patch(Rectangle((row - 0.5, -0.5), 1, N, linestyle="--", **outline))
+
+
 def plot_mask_matrix(
     dhw: Sequence[int],
     window_size: Sequence[int],
@@ -80,6 +95,7 @@ def plot_mask_matrix(
     window_index: int,
     sort_by_region: bool = False,
     mask: MaskLike | None = None,
+    query_index: int | None = None,
 ) -> Figure:
     """The ``(N, N)`` mask of one window: light = may attend, dark = masked.
 
@@ -92,12 +108,14 @@ def plot_mask_matrix(
         dhw, window_size, shift_size: the grid (padded to window multiples if needed), window, shift.
         window_index: which window, in raster order.
         mask: a mask to draw instead of the correct one (see the module docstring).
+        query_index: outline this token's row and column (its mask row), token number in the window.
 
     Returns:
         A figure with one axes.
     """
     geo = geometry(dhw, window_size, shift_size)
     _check_window(geo, window_index)
+    _check_token(geo, query_index)
     allowed = allowed_pairs(mask, geo)[window_index]  # (N, N)
     regions = window_regions(geo)[window_index]  # (N,)
     N = regions.numel()
@@ -115,6 +133,8 @@ def plot_mask_matrix(
         edges = [k for k in range(1, N) if regions[k] != regions[k - 1]]
         ax.hlines([e - 0.5 for e in edges], -0.5, N - 0.5, colors="#EE7733", linewidth=2)
         ax.vlines([e - 0.5 for e in edges], -0.5, N - 0.5, colors="#EE7733", linewidth=2)
+    if query_index is not None:
+        _outline_row(ax, int((order == query_index).nonzero()[0]), N)
     ax.set_xlim(-2.2, N - 0.5)
     ax.set_ylim(N - 0.5, -2.2)
     ax.set_xlabel("key j" + (" (sorted by region)" if sort_by_region else ""))
@@ -147,7 +167,9 @@ def plot_attend_to(
     window are pale; the query itself is marked ``Q`` and every window token carries its region id.
 
     Args:
-        mask: draw the "may attend" row of this mask instead of the correct one.
+        mask: draw the "may attend" row of this mask instead of the correct one; keys where it is
+            wrong are drawn like in :func:`plot_mask_diff` (pink ``xx`` = wrongly allowed, orange
+            ``//`` = wrongly masked).
 
     Returns:
         A figure with ``2 x P`` axes (P = temporal window size).
@@ -166,6 +188,7 @@ def plot_attend_to(
     positions = window_rolled_positions(geo, k)  # (N, 3) rolled
     i = int(((positions - torch.tensor(q_rolled)).abs().sum(1) == 0).nonzero()[0])
     allowed = allowed_pairs(mask, geo)[k, i]  # (N,)
+    correct = allowed_pairs(None, geo)[k, i]  # (N,)
     regions = window_regions(geo)[k]  # (N,)
     q_region = int(regions[i])
     fig, axes = new_figure(2, wd, board_size(H, W))
@@ -187,10 +210,7 @@ def plot_attend_to(
                 if board[0] != t:
                     continue
                 h, w = board[1], board[2]
-                if allowed[j]:
-                    colors[h][w] = style.region_color(q_region)
-                else:
-                    colors[h][w], hatches[h][w] = style.MASKED_COLOR, "xx"
+                colors[h][w], hatches[h][w] = _key_style(bool(correct[j]), bool(allowed[j]), q_region)
                 labels[h][w] = "Q" if j == i else str(int(regions[j]))
             ax = axes[row, col]
             draw_cells(ax, colors, hatches, labels)
@@ -200,12 +220,15 @@ def plot_attend_to(
             else:
                 draw_borders(ax, H, W, (wh, ww))
                 label_board(ax, H, W, f"rolled frame t={t}")
-    source = "your mask" if mask is not None else "correct mask"
+    if mask is None:
+        source = "dark dotted = masked"
+    else:
+        wrong = int((allowed != correct).sum())
+        source = f"your mask, {wrong} wrong keys (pink xx = wrongly allowed, orange // = wrongly masked)"
     suptitle(
         fig,
         f"query {query} -> rolled {q_rolled}, window {k}, token {i}, region {q_region}: "
-        f"may attend to {int(allowed.sum())} of {allowed.numel()} tokens ({source}); "
-        f"dark hatched = masked",
+        f"may attend to {int(allowed.sum())} of {allowed.numel()} tokens; {source}",
     )
     finish(fig)
     return fig
@@ -217,6 +240,7 @@ def plot_mask_diff(
     shift_size: Sequence[int],
     user_mask: MaskLike,
     window_index: int | None = None,
+    query_index: int | None = None,
 ) -> Figure:
     """Where ``user_mask`` differs from the correct shifted-window mask, for one window.
 
@@ -229,6 +253,7 @@ def plot_mask_diff(
     Args:
         user_mask: bool / additive ``(nW, N, N)`` mask or a callable returning one.
         window_index: the window to draw; default the window of the first mismatch (else 0).
+        query_index: outline this token's row and column, token number in the window.
 
     Returns:
         A figure with one axes.
@@ -239,16 +264,21 @@ def plot_mask_diff(
     if window_index is None:
         window_index = records[0].window if records else 0
     _check_window(geo, window_index)
+    _check_token(geo, query_index)
     expected = allowed_pairs(None, geo)[window_index]  # (N, N)
     mine = got[window_index]  # (N, N)
     N = expected.shape[0]
-    colors, hatches = [], []
-    for e_row, g_row in zip(expected.tolist(), mine.tolist(), strict=True):
-        colors.append([_diff_color(e, g) for e, g in zip(e_row, g_row, strict=True)])
-        hatches.append(["" if e == g else ("xx" if g else "//") for e, g in zip(e_row, g_row, strict=True)])
+    cells = [
+        [_diff_style(e, g) for e, g in zip(e_row, g_row, strict=True)]
+        for e_row, g_row in zip(expected.tolist(), mine.tolist(), strict=True)
+    ]
+    colors = [[c for c, _ in row] for row in cells]
+    hatches = [[h for _, h in row] for row in cells]
     fig, axes = new_figure(1, 1, (min(8.0, 2.5 + 0.22 * N), min(8.5, 2.5 + 0.22 * N)))
     ax = axes[0, 0]
     draw_cells(ax, colors, hatches)
+    if query_index is not None:
+        _outline_row(ax, query_index, N)
     ax.set_xlabel("key j")
     ax.set_ylabel("query i")
     in_window = sum(r.window == window_index for r in records)
@@ -264,8 +294,10 @@ def plot_mask_diff(
         handles=[
             Patch(facecolor=style.ALLOWED_COLOR, edgecolor="black", label="attend (both)"),
             Patch(facecolor=style.MASKED_COLOR, label="masked (both)"),
-            Patch(facecolor=style.WRONG_ALLOWED_COLOR, hatch="xx", label="wrongly allowed"),
-            Patch(facecolor=style.WRONG_MASKED_COLOR, hatch="//", label="wrongly masked"),
+            Patch(
+                facecolor=style.WRONG_ALLOWED_COLOR, hatch=style.WRONG_ALLOWED_HATCH, label="wrongly allowed"
+            ),
+            Patch(facecolor=style.WRONG_MASKED_COLOR, hatch=style.WRONG_MASKED_HATCH, label="wrongly masked"),
         ],
         loc="upper left",
         bbox_to_anchor=(1.02, 1.0),
@@ -276,7 +308,19 @@ def plot_mask_diff(
     return fig
 
 
-def _diff_color(expected: bool, got: bool) -> str:
+def _key_style(expected: bool, got: bool, region: int) -> tuple[str, str]:
+    """Colour and hatch of a key of the query's window on the grid."""
     if expected == got:
-        return style.ALLOWED_COLOR if expected else style.MASKED_COLOR
-    return style.WRONG_ALLOWED_COLOR if got else style.WRONG_MASKED_COLOR
+        return (style.region_color(region), "") if got else (style.MASKED_COLOR, style.MASKED_HATCH)
+    if got:
+        return style.WRONG_ALLOWED_COLOR, style.WRONG_ALLOWED_HATCH
+    return style.WRONG_MASKED_COLOR, style.WRONG_MASKED_HATCH
+
+
+def _diff_style(expected: bool, got: bool) -> tuple[str, str]:
+    """Colour and hatch of one (query, key) entry of the diff matrix."""
+    if expected == got:
+        return (style.ALLOWED_COLOR if expected else style.MASKED_COLOR), ""
+    if got:
+        return style.WRONG_ALLOWED_COLOR, style.WRONG_ALLOWED_HATCH
+    return style.WRONG_MASKED_COLOR, style.WRONG_MASKED_HATCH

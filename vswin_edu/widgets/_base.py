@@ -147,7 +147,10 @@ class VizWidget:
         except Exception as error:
             message = f"{type(error).__name__}: {error}"
             self.state["error"] = message
-            self.readout.value = f'<span style="color:#B00020"><b>error</b> {html.escape(message)}</span>'
+            self.readout.value = (
+                f'<div style="font-size: {style.readout_font_size()}; color: #B00020">'
+                f"<b>error</b> {html.escape(message)}</div>"
+            )
             if self.strict:
                 raise
             return
@@ -156,7 +159,8 @@ class VizWidget:
         self.state = {**values, **results, "error": None}
         self.figure = fig
         self.image.value = png_bytes(fig)
-        self.readout.value = "<br>".join(html.escape(line) for line in self.readout_lines(self.state))
+        lines = "<br>".join(html.escape(line) for line in self.readout_lines(self.state))
+        self.readout.value = f'<div style="font-size: {style.readout_font_size()}">{lines}</div>'
 
     def _ipython_display_(self) -> None:
         from IPython.display import display

@@ -169,9 +169,11 @@ class MaskDebugger(VizWidget):
         diff = values["diff"] and user is not None
         fig = viz.plot_attend_to(dhw, window, shift, query, mask=user if diff else None)
         if diff:
-            self.mask_figure = viz.plot_mask_diff(dhw, window, shift, user, window_index=k)
+            self.mask_figure = viz.plot_mask_diff(dhw, window, shift, user, window_index=k, query_index=i)
         else:
-            self.mask_figure = viz.plot_mask_matrix(dhw, window, shift, k, sort_by_region=values["sort"])
+            self.mask_figure = viz.plot_mask_matrix(
+                dhw, window, shift, k, sort_by_region=values["sort"], query_index=i
+            )
         self.mask_image.value = png_bytes(self.mask_figure)
         return fig, results
 
