@@ -296,3 +296,25 @@ def test_window_inference():
     assert convert.infer_window(31 * 13 * 13) == (16, 7, 7)
     with pytest.raises(ValueError, match="window_size"):
         convert.infer_window(81)  # (1, 5, 5) or (5, 2, 2)
+
+
+def test_full_size_official_key_sets_map_both_ways():
+    with torch.device("meta"):  # Swin-T/B key sets and shapes without memory
+        for name in ("t", "b"):
+            ours = build(name).state_dict()
+            official = convert.to_official(ours, window_size=None, norm_name="norm3")  # mmaction2 1.x
+            assert "backbone.norm3.weight" in official
+            assert "backbone.layers.3.blocks.1.mlp.fc2.bias" in official
+            back = convert.from_official({"state_dict": official})
+            assert list(back) == list(ours)
+            assert all(back[k].shape == ours[k].shape for k in ours)
+            assert convert.variant_name(convert.infer_config(back)) == f"Swin-{name.upper()}"
+
+
+def test_backbone_only_checkpoint_gets_a_fresh_head():
+    sd = convert.to_official(convert.from_torchvision(tv3d(MICRO, num_classes=8)), None)
+    backbone = {k: v for k, v in sd.items() if k.startswith("backbone.")}
+    model = video_swin_micro(weights=backbone, num_classes=3)
+    assert model.head.out_features == 3
+    torch.testing.assert_close(model.norm.weight, backbone["backbone.norm.weight"], rtol=0, atol=0)
+    assert convert.load(backbone).config.num_classes == 400  # the config default
