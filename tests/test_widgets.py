@@ -48,6 +48,20 @@ def test_every_widget_has_described_controls_a_readout_and_a_view():
         assert "application/vnd.jupyter.widget-view+json" in bundle
 
 
+def test_lecture_mode_builds_bigger_widgets():
+    from vswin_edu.widgets._base import LECTURE_CLASS
+
+    normal = RelPosExplorer()
+    try:
+        style.lecture()
+        big = RelPosExplorer()
+    finally:
+        style.lecture(False)
+    assert LECTURE_CLASS in big.widget._dom_classes and LECTURE_CLASS not in normal.widget._dom_classes
+    assert int(big.image.layout.width[:-2]) > int(normal.image.layout.width[:-2])
+    assert "20px" in big.readout.value
+
+
 def test_window_explorer_counts_windows():
     w = WindowExplorer(dhw=(2, 4, 4), window_size=(1, 2))
     assert w.state["num_windows"] == 8 and w.state["tokens_per_window"] == 4

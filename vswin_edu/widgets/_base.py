@@ -23,6 +23,14 @@ from matplotlib.figure import Figure
 from .. import style
 
 READOUT_CLASS = "widget-readout"  # browser tests find the readout by this CSS class
+LECTURE_CLASS = "vswin-lecture"
+# ipywidgets' styles cannot set label fonts, so lecture mode ships a scoped style sheet
+LECTURE_CSS = (
+    f"<style>.{LECTURE_CLASS} .widget-label, .{LECTURE_CLASS} .widget-readout, "
+    f".{LECTURE_CLASS} .widget-dropdown select, .{LECTURE_CLASS} .widget-readout-value "
+    f"{{font-size: 20px !important; line-height: 28px !important;}} "
+    f".{LECTURE_CLASS} .widget-slider {{width: 480px !important;}}</style>"
+)
 
 
 def png_bytes(fig: Figure) -> bytes:
@@ -83,13 +91,12 @@ class VizWidget:
         self.readout = widgets.HTML(layout=widgets.Layout(width=style.widget_width()))
         self.readout.add_class(READOUT_CLASS)
         box = widgets.Layout(flex_flow="row wrap", width=style.widget_width())
-        self.widget = widgets.VBox(
-            [
-                widgets.HTML(f"<b>{html.escape(self.title)}</b>"),
-                widgets.Box(list(self.controls.values()), layout=box),
-            ]
-            + [self.readout, self.image]
-        )
+        header = widgets.HTML(f"<b>{html.escape(self.title)}</b>")
+        self.widget = widgets.VBox([header, widgets.Box(list(self.controls.values()), layout=box)])
+        if style.is_lecture():  # bigger labels and sliders for a projector
+            self.widget.add_class(LECTURE_CLASS)
+            self.widget.children = (widgets.HTML(LECTURE_CSS), *self.widget.children)
+        self.widget.children = (*self.widget.children, self.readout, self.image)
         self._busy = False
         self.changed: str | None = None  # name of the control that triggered the current update
         for control in self.controls.values():
