@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import html
 import html.parser
 import re
 import shutil
@@ -64,6 +65,18 @@ def test_repository_manifest_is_valid_and_ordered():
 
 def test_every_chapter_of_the_manifest_is_in_notebooks():
     load_course().check_files()  # raises CourseError naming each missing or unlisted notebook
+
+
+@pytest.mark.parametrize("chapter", load_course(require_files=False).chapters, ids=lambda c: c.slug)
+def test_notebook_heading_carries_the_manifest_title(chapter):
+    path = load_course(require_files=False).path(chapter)
+    assert path.is_file(), f"{chapter.file} is listed in book.toml but missing from notebooks/"
+    nb = nbformat.read(path, as_version=4)
+    lines = [line for c in nb.cells if c.cell_type == "markdown" for line in c.source.splitlines()]
+    heading = next((line for line in lines if line.startswith("# ")), None)
+    assert heading is not None and heading.endswith(chapter.title), (
+        f"{chapter.file}: first heading {heading!r} should end with book.toml's title {chapter.title!r}"
+    )
 
 
 def test_tiny_manifest_loads(tmp_path):
@@ -215,7 +228,8 @@ def _broken_links(site: Path) -> list[str]:
             parts = urlsplit(link)
             if parts.scheme or parts.netloc or not parts.path:  # external, data: or same-page anchor
                 continue
-            target = (page.parent / unquote(parts.path)).resolve()
+            base = site if parts.path.startswith("/") else page.parent  # 404.html links from the root
+            target = (base / unquote(parts.path).lstrip("/")).resolve()
             if target.is_dir():
                 target = target / "index.html"
             if not target.is_file():
@@ -240,7 +254,7 @@ def test_book_has_every_chapter_page_in_order(book):
     assert positions == sorted(positions), "the table of contents must follow book.toml"
     for chapter in course.chapters:
         page = (book / "chapters" / f"{chapter.slug}.html").read_text("utf-8")
-        assert chapter.title in page
+        assert html.escape(chapter.title, quote=False) in page
         assert WIDGET_VIEW not in page and "html-manager" not in page  # widgets drawn from saved state
     first = (book / "chapters" / f"{course.chapters[0].slug}.html").read_text("utf-8")
     assert f'href="{course.chapters[1].slug}.html"' in first  # the "next" link

@@ -204,7 +204,13 @@ def _config(course: Course, docs: Path, site: Path, nav: list[Any]) -> dict[str,
                     "handlers": {
                         "python": {
                             "paths": [str(REPO_ROOT)],  # where the vswin_edu package lives
-                            "options": {"show_submodules": True, "show_source": False, "heading_level": 2},
+                            "options": {
+                                "show_submodules": True,
+                                "show_source": False,
+                                "heading_level": 2,
+                                # docstrings document grouped arguments ("dhw, window_size: ...")
+                                "docstring_options": {"warnings": False},
+                            },
                         }
                     }
                 }
