@@ -40,7 +40,6 @@ def _human(x: float, unit: str) -> str:
 
 def _curve(ax: Axes, L: np.ndarray, values: Sequence[float], spec: dict, every: int) -> None:
     ax.loglog(L, values, markevery=every, markersize=5 * style.figure_scale(), **spec)
-    ax.minorticks_off()  # decades are enough, and minor log ticks make drawing several times slower
 
 
 def plot_attention_cost(
@@ -110,6 +109,7 @@ def plot_attention_cost(
                 arrowprops={"arrowstyle": "->", "color": "grey"},
             )
         ax.legend(loc="lower right")
+        ax.minorticks_off()  # decades are enough, and minor log ticks make drawing several times slower
     costs.set_title(f"4LC² + 2L²C vs 4LC² + 2LNC (C={C}, N={N})")
     memory.set_title("nH·L·L vs nH·L·N floats")
     suptitle(fig, "Global attention grows with L², window attention with L")
@@ -145,12 +145,14 @@ def plot_attention_time(
     _curve(ax, L, global_seconds, GLOBAL_STYLE, 1)
     _curve(ax, L, window_seconds, WINDOW_STYLE, 1)
     for slope, ref in ((2, global_seconds[0]), (1, window_seconds[0])):
-        ax.loglog(L, ref * (L / L[0]) ** slope, color="grey", linewidth=1, linestyle=":")
+        ax.plot(L, ref * (L / L[0]) ** slope, color="grey", linewidth=1, linestyle=":")
         ax.text(L[-1], ref * (L[-1] / L[0]) ** slope, f" ∝ L{'²' if slope == 2 else ''}", va="center")
     ax.set_xlabel("tokens L")
     ax.set_ylabel("seconds per forward")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend(loc="upper left")
+    ax.minorticks_off()
+    ax.set_xticks(L, [f"{n:,.0f}" for n in L])  # the measured sizes themselves
     ax.set_title(
         title or f"measured: global is {global_seconds[-1] / window_seconds[-1]:.0f}x slower at L={L[-1]:.0f}"
     )
