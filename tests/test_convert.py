@@ -318,3 +318,11 @@ def test_backbone_only_checkpoint_gets_a_fresh_head():
     assert model.head.out_features == 3
     torch.testing.assert_close(model.norm.weight, backbone["backbone.norm.weight"], rtol=0, atol=0)
     assert convert.load(backbone).config.num_classes == 400  # the config default
+
+
+def test_swin_v2_is_refused_by_name():
+    from torchvision.models.swin_transformer import PatchMergingV2, SwinTransformerBlockV2
+
+    v2 = SwinTransformer(**TINY_2D, block=SwinTransformerBlockV2, downsample_layer=PatchMergingV2)
+    with pytest.raises(ValueError, match="Swin V2 checkpoint"):
+        convert.inflate_2d(v2.state_dict(), window_size=(2, 3, 3))

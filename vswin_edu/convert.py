@@ -286,6 +286,11 @@ def inflate_2d(
     layout = detect_layout(sd)
     if layout not in ("torchvision_2d", "official_2d"):
         raise ValueError(f"inflate_2d expects a 2D Swin state dict, got the {layout!r} layout")
+    if any("cpb_mlp" in k or "logit_scale" in k for k in sd):
+        raise ValueError(
+            "this is a Swin V2 checkpoint (cosine attention, continuous position bias: keys such as "
+            f"{next(k for k in sd if 'cpb_mlp' in k or 'logit_scale' in k)!r}); Video Swin inflates Swin V1"
+        )
     window = triple(window_size, "window_size")
     ours = _rename(sd, _TV2D_TO_OURS if layout == "torchvision_2d" else _OFFICIAL_TO_OURS, layout)
     report = InflationReport(dropped=[k for k in sd if k.endswith(_RECOMPUTED)])
