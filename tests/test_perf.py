@@ -154,3 +154,12 @@ def test_autocast_forward_is_finite_and_close_to_fp32(dtype):
             _, weights = model.stages[0].blocks[1](torch.randn(1, 4, 8, 8, 48), return_attn=True)
     assert torch.isfinite(low).all() and torch.isfinite(weights).all()
     torch.testing.assert_close(low.float(), ref, rtol=0.05, atol=0.05)
+
+
+def test_masks_cached_under_inference_mode_serve_training():
+    block = VideoSwinBlock(8, 2, window_size=(2, 2, 2), shift_size=(1, 1, 1))
+    x = torch.randn(1, 2, 6, 4, 8)  # a grid no other test uses: its mask is first built right here
+    with torch.inference_mode():
+        block.eval()(x)
+    block.train()(x).sum().backward()  # would fail if the cached mask were an inference tensor
+    assert block.attn.relpos.relative_position_bias_table.grad is not None

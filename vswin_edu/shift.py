@@ -135,7 +135,8 @@ def cached_shifted_window_mask(
     reuses the same tensor on every forward (torchvision rebuilds it every time).  The returned
     tensor is shared: treat it as read-only.
     """
-    return shifted_window_mask(dhw, window_size, shift_size).to(device=device, dtype=dtype)
+    with torch.inference_mode(False):  # a mask first built under inference_mode still serves training
+        return shifted_window_mask(dhw, window_size, shift_size).to(device=device, dtype=dtype)
 
 
 class WindowGroups(NamedTuple):
@@ -196,5 +197,6 @@ def cached_window_groups(
     dtype: torch.dtype,
 ) -> WindowGroups:
     """:func:`shifted_window_groups` built once per (padded grid, window, shift, device, dtype)."""
-    windows, masks, nW = shifted_window_groups(dhw, window_size, shift_size)
-    return WindowGroups(tuple(w.to(device) for w in windows), masks.to(device=device, dtype=dtype), nW)
+    with torch.inference_mode(False):  # like the mask: usable by inference and training alike
+        windows, masks, nW = shifted_window_groups(dhw, window_size, shift_size)
+        return WindowGroups(tuple(w.to(device) for w in windows), masks.to(device=device, dtype=dtype), nW)

@@ -1,0 +1,55 @@
+"""``python -m vswin_edu.bench`` runs end to end on a tiny config and reports what it documents."""
+
+import json
+import pytest
+
+from vswin_edu.bench import BenchResult, Timing, format_table, main, model_pair, run
+
+TINY = ["--variant", "micro", "--frames", "4", "--size", "32", "--reps", "2", "--warmup", "1"]
+TIMING_FIELDS = {"times_s", "median_s", "min_s", "max_s", "spread", "clips_per_s", "tflops", "peak_mem_mb"}
+
+
+def test_json_has_the_documented_fields(capsys):
+    main([*TINY, "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert set(report) == set(BenchResult.__dataclass_fields__)
+    assert (
+        set(report["ours"]) == set(report["torchvision"]) == TIMING_FIELDS == set(Timing.__dataclass_fields__)
+    )
+    assert {"torch", "torchvision", "threads", "platform"} <= set(report["machine"])
+    assert report["config"]["variant"] == "micro" and report["config"]["mode"] == "infer"
+    assert len(report["ours"]["times_s"]) == 2 and report["ours"]["median_s"] > 0
+    assert report["speedup"] > 0 and report["flops_per_step"] > 0
+    assert report["max_abs_diff"] < 1e-5  # same weights, same logits
+
+
+def test_train_mode_and_table():
+    result = run(variant="micro", frames=4, size=32, reps=1, warmup=0, mode="train", batch=2)
+    assert result.flops_per_step > 0 and result.ours.clips_per_s > 0
+    table = format_table(result)
+    assert "speed-up" in table and "torchvision" in table and "train" in table
+
+
+def test_same_weights_in_both_models():
+    ours, theirs = model_pair("micro")
+    table = "stages.0.blocks.1.attn.relpos.relative_position_bias_table"
+    assert (
+        ours.state_dict()[table] == theirs.state_dict()["features.0.1.attn.relative_position_bias_table"]
+    ).all()
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(ValueError, match="mode"):
+        run(variant="micro", mode="fast")
+    with pytest.raises(ValueError, match="variant"):
+        model_pair("xl")
+
+
+def test_cli_help_documents_every_option(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--help"])
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    for option in ("--variant", "--batch", "--frames", "--size", "--device", "--dtype", "--mode",
+                   "--reps", "--warmup", "--compile", "--threads", "--json"):  # fmt: skip
+        assert option in out

@@ -1,0 +1,321 @@
+"""Benchmark: our Video Swin against torchvision's ``swin3d_*`` on the same weights (appendix 13).
+
+    python -m vswin_edu.bench --variant t --frames 32 --size 224          # CPU inference, Swin-T
+    python -m vswin_edu.bench --variant t --mode train --frames 16 --size 112
+    python -m vswin_edu.bench --variant micro --frames 8 --size 32 --reps 3 --json
+
+Both models live in one process and hold the *same* weights (torchvision's random init converted
+with :func:`vswin_edu.convert.from_torchvision`; nothing is downloaded).  Their steps are
+interleaved — ours, theirs, theirs, ours, ... — after warm-up, so that a machine whose load changes
+during the run slows both alike; the speed-up is the median of the per-repetition ratios.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import torch
+import torch.nn.functional as F
+import torchvision
+from torch import nn
+from torchvision.models import video as tv_video
+from torchvision.models.video.swin_transformer import SwinTransformer3d
+
+from .complexity import model_flops
+from .convert import from_torchvision, load_state_dict_strict
+from .model import PRESETS, build
+
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+@dataclass
+class Timing:
+    """Measurements of one model: seconds per step over the timed repetitions, and what follows."""
+
+    times_s: list[float]
+    median_s: float
+    min_s: float
+    max_s: float
+    spread: float  # (max - min) / median over the timed repetitions
+    clips_per_s: float
+    tflops: float  # achieved TFLOP/s: analytic FLOPs of the step / median time
+    peak_mem_mb: float  # CUDA: max_memory_allocated; CPU: peak RSS increase during a step
+
+
+@dataclass
+class BenchResult:
+    """Everything one run reports; ``--json`` prints this as a dict."""
+
+    config: dict
+    machine: dict
+    flops_per_step: int  # forward: 2 x MACs x batch; train: 3 x that (backward ~ 2 x forward)
+    ours: Timing
+    torchvision: Timing
+    speedup: float  # median over repetitions of torchvision time / our time (same repetition)
+    max_abs_diff: float  # logits of the two models on the same clip, eval mode
+    compile_s: dict = field(default_factory=dict)  # first-call time of each compiled model
+
+
+def torchvision_model(variant: str) -> nn.Module:
+    """torchvision's ``swin3d_{variant}`` (random init), or ``SwinTransformer3d`` built from our preset."""
+    cfg = PRESETS[variant]
+    builder = getattr(tv_video, f"swin3d_{variant}", None)
+    if builder is not None and cfg.num_classes == 400:
+        return builder(weights=None)
+    return SwinTransformer3d(
+        patch_size=list(cfg.patch_size),
+        embed_dim=cfg.embed_dim,
+        depths=list(cfg.depths),
+        num_heads=list(cfg.num_heads),
+        window_size=list(cfg.window_size),
+        stochastic_depth_prob=cfg.drop_path_rate,
+        num_classes=cfg.num_classes,
+    )
+
+
+def model_pair(variant: str) -> tuple[nn.Module, nn.Module]:
+    """``(ours, torchvision)`` with identical weights."""
+    if variant not in PRESETS:
+        raise ValueError(f"variant must be one of {sorted(PRESETS)}, got {variant!r}")
+    theirs = torchvision_model(variant)
+    ours = load_state_dict_strict(build(variant), from_torchvision(theirs))
+    return ours, theirs
+
+
+class _PeakRss:
+    """Peak resident memory of this process during a ``with`` block, above the level at its start."""
+
+    def __init__(self, interval_s: float = 0.002) -> None:
+        self.interval_s = interval_s
+        self.peak_mb = 0.0
+
+    @staticmethod
+    def _rss_mb() -> float:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+    def _watch(self) -> None:
+        while not self._done.is_set():
+            self.peak_mb = max(self.peak_mb, self._rss_mb() - self._start)
+            time.sleep(self.interval_s)
+
+    def __enter__(self) -> _PeakRss:
+        self._start, self._done = self._rss_mb(), threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._done.set()
+        self._thread.join()
+        self.peak_mb = max(self.peak_mb, self._rss_mb() - self._start)
+
+
+def make_step(model: nn.Module, mode: str, video: torch.Tensor, dtype: torch.dtype) -> Callable[[], None]:
+    """One inference forward, or one training step (forward + backward + AdamW step)."""
+    autocast = torch.autocast(video.device.type, dtype=dtype, enabled=dtype != torch.float32)
+    if mode == "infer":
+        model.eval()
+
+        def step() -> None:
+            with torch.inference_mode(), autocast:
+                model(video)
+
+        return step
+    model.train()
+    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    labels = torch.zeros(video.shape[0], dtype=torch.long, device=video.device)
+
+    def step() -> None:
+        with autocast:
+            loss = F.cross_entropy(model(video), labels)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+
+    return step
+
+
+def _measure(step: Callable[[], None], device: torch.device) -> tuple[float, float]:
+    """Seconds and peak memory (MB) of one step."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.reset_peak_memory_stats(device)
+        start = time.perf_counter()
+        step()
+        torch.cuda.synchronize(device)
+        return time.perf_counter() - start, torch.cuda.max_memory_allocated(device) / 2**20
+    with _PeakRss() as rss:
+        start = time.perf_counter()
+        step()
+        seconds = time.perf_counter() - start
+    return seconds, rss.peak_mb
+
+
+def _timing(times: list[float], mems: list[float], batch: int, flops: int) -> Timing:
+    med = statistics.median(times)
+    return Timing(
+        times_s=[round(t, 5) for t in times],
+        median_s=med,
+        min_s=min(times),
+        max_s=max(times),
+        spread=(max(times) - min(times)) / med,
+        clips_per_s=batch / med,
+        tflops=flops / med / 1e12,
+        peak_mem_mb=max(mems),
+    )
+
+
+def machine_info(device: torch.device) -> dict:
+    """Where the numbers come from."""
+    info = {
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "python": platform.python_version(),
+        "load_avg_1min": os.getloadavg()[0],
+    }
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
+def run(
+    variant: str = "t",
+    batch: int = 1,
+    frames: int = 32,
+    size: int = 224,
+    device: str = "cpu",
+    dtype: str = "fp32",
+    mode: str = "infer",
+    reps: int = 5,
+    warmup: int = 1,
+    compile: bool = False,
+    seed: int = 0,
+) -> BenchResult:
+    """Time both models, interleaved, and return a :class:`BenchResult` (see the module docstring)."""
+    if mode not in ("infer", "train"):
+        raise ValueError(f"mode must be 'infer' or 'train', got {mode!r}")
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype must be one of {sorted(DTYPES)}, got {dtype!r}")
+    if reps < 1 or warmup < 0:
+        raise ValueError(f"need reps >= 1 and warmup >= 0, got reps={reps}, warmup={warmup}")
+    dev = torch.device(device)
+    torch.manual_seed(seed)
+    ours, theirs = (m.to(dev) for m in model_pair(variant))
+    video = torch.randn(batch, 3, frames, size, size, device=dev)  # (B, 3, T, H, W)
+    with torch.no_grad():  # not inference_mode: tensors cached here may serve a training step next
+        diff = (ours.eval()(video) - theirs.eval()(video)).abs().max().item()
+    models = {"ours": ours, "torchvision": theirs}
+    compile_s = {}
+    if compile:
+        models = {name: torch.compile(m) for name, m in models.items()}
+    steps = {name: make_step(m, mode, video, DTYPES[dtype]) for name, m in models.items()}
+    if compile:  # the first call compiles; report it apart from the timings
+        for name, step in steps.items():
+            compile_s[name] = _measure(step, dev)[0]
+    times: dict[str, list[float]] = {"ours": [], "torchvision": []}
+    mems: dict[str, list[float]] = {"ours": [], "torchvision": []}
+    for r in range(warmup + reps):
+        order = ("ours", "torchvision") if r % 2 == 0 else ("torchvision", "ours")  # ABBA
+        for name in order:
+            seconds, mem = _measure(steps[name], dev)
+            if r >= warmup:
+                times[name].append(seconds)
+                mems[name].append(mem)
+    flops = model_flops(PRESETS[variant], (frames, size, size)) * batch * (3 if mode == "train" else 1)
+    ratios = [t / o for t, o in zip(times["torchvision"], times["ours"], strict=True)]
+    config = dict(variant=variant, batch=batch, frames=frames, size=size, device=device, dtype=dtype,
+                  mode=mode, reps=reps, warmup=warmup, compile=compile, seed=seed)  # fmt: skip
+    return BenchResult(
+        config=config,
+        machine=machine_info(dev),
+        flops_per_step=flops,
+        ours=_timing(times["ours"], mems["ours"], batch, flops),
+        torchvision=_timing(times["torchvision"], mems["torchvision"], batch, flops),
+        speedup=statistics.median(ratios),
+        max_abs_diff=diff,
+        compile_s=compile_s,
+    )
+
+
+def format_table(result: BenchResult) -> str:
+    """A readable report of one run."""
+    c, m = result.config, result.machine
+    mem = "peak CUDA MB" if c["device"] == "cuda" else "peak RSS +MB"
+    lines = [
+        f"Video Swin-{c['variant'].upper()} {c['mode']} | batch {c['batch']} x 3 x {c['frames']} x "
+        f"{c['size']} x {c['size']} | {c['device']} {c['dtype']} | compile={c['compile']} | "
+        f"{c['reps']} reps after {c['warmup']} warm-up",
+        f"torch {m['torch']}, torchvision {m['torchvision']}, {m['threads']} threads, "
+        f"{m.get('gpu', m['cpu_capability'])}, load {m['load_avg_1min']:.1f}",
+        "",
+        f"{'model':<12} {'median s':>9} {'min s':>8} {'max s':>8} {'spread':>7} {'clips/s':>8} "
+        f"{'TFLOP/s':>8} {mem:>13}",
+    ]
+    for name in ("ours", "torchvision"):
+        t: Timing = getattr(result, name)
+        lines.append(
+            f"{name:<12} {t.median_s:9.3f} {t.min_s:8.3f} {t.max_s:8.3f} {t.spread:7.0%} "
+            f"{t.clips_per_s:8.2f} {t.tflops:8.3f} {t.peak_mem_mb:13.0f}"
+        )
+    lines += [
+        "",
+        f"speed-up (median of per-repetition torchvision/ours): {result.speedup:.2f}x",
+        f"max |logits ours - torchvision| (eval, same clip): {result.max_abs_diff:.2e}",
+    ]
+    if result.compile_s:
+        lines.append(
+            "first call incl. compile: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.compile_s.items())
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> BenchResult:
+    parser = argparse.ArgumentParser(
+        prog="python -m vswin_edu.bench",
+        description=__doc__.split("\n\n")[0]
+        + " Prints a table (or JSON) with the median and spread of the step time of both models, "
+        "clips/s, achieved TFLOP/s (analytic FLOPs from vswin_edu.complexity), peak memory, the "
+        "speed-up and the max-abs-diff of their logits.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--variant", default="t", choices=sorted(PRESETS), help="model preset")
+    parser.add_argument("--batch", type=int, default=1, help="clips per step")
+    parser.add_argument("--frames", type=int, default=32, help="frames T of each clip")
+    parser.add_argument("--size", type=int, default=224, help="height = width of each frame")
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="where to run")
+    parser.add_argument("--dtype", default="fp32", choices=sorted(DTYPES),
+                        help="fp32, or autocast to bf16/fp16 (slow on CPUs without AMX)")  # fmt: skip
+    parser.add_argument("--mode", default="infer", choices=["infer", "train"],
+                        help="infer: eval forward under inference_mode; "
+                        "train: forward + backward + AdamW step")  # fmt: skip
+    parser.add_argument("--reps", type=int, default=5, help="timed repetitions per model")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed repetitions per model first")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile both models first (minutes on a CPU for Swin-T)")  # fmt: skip
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for the weights and the input clip")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    kwargs = {k: v for k, v in vars(args).items() if k not in ("json", "threads")}
+    result = run(**kwargs)
+    print(json.dumps(asdict(result), indent=2) if args.json else format_table(result))
+    return result
+
+
+if __name__ == "__main__":
+    main()
