@@ -1,6 +1,7 @@
 """``python -m vswin_edu.bench`` runs end to end on a tiny config and reports what it documents."""
 
 import json
+
 import pytest
 
 from vswin_edu.bench import BenchResult, Timing, format_table, main, model_pair, run
