@@ -261,3 +261,13 @@ def test_7_2_attention_half():
     passes("7.2", lambda block, x: block.attention(x))
     uncropped = diagnose("7.2", lambda block, x: block.attention(pad_to_window(x, (2, 4, 4))))
     assert "crop the padding" in uncropped
+
+
+def test_checkers_leave_the_global_rng_alone():
+    """A learner's seeded notebook must not change behaviour because a checker ran."""
+    torch.manual_seed(1)
+    expected = torch.rand(3)
+    torch.manual_seed(1)
+    for id in ("5.2", "6.3", "7.1", "7.2"):
+        check(id, lambda *args: None, verbose=False)
+    assert torch.equal(torch.rand(3), expected)
