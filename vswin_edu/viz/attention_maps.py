@@ -286,16 +286,16 @@ def plot_ablation(
     fig, axes = new_figure(1, 2, (max(3.0, 1.2 * len(names)), 3.0))
     for ax, idx, label in ((axes[0, 0], 0, metric), (axes[0, 1], 1, "paper: K400 top-1 (%)")):
         values = [results[n][idx] for n in names]
-        shown = [v if v is not None else 0.0 for v in values]
-        bars = ax.bar(
-            names, shown, color=[style.window_color(i) for i in range(len(names))], edgecolor="black"
-        )
-        for bar, v in zip(bars, values, strict=True):
-            text = "n/a" if v is None else f"{v:.3g}"
-            ax.text(bar.get_x() + bar.get_width() / 2, bar.get_height(), text, ha="center", va="bottom")
         known = [v for v in values if v is not None]
-        if idx == 1 and known:
-            ax.set_ylim(min(known) - 1.5, max(known) + 1.0)
+        # the paper's numbers differ by tenths of a point: start that axis just below the smallest
+        base = min(known) - 1.5 if idx == 1 and known else 0.0
+        shown = [v if v is not None else base for v in values]
+        colors = [style.window_color(i) for i in range(len(names))]
+        ax.bar(names, [v - base for v in shown], bottom=base, color=colors, edgecolor="black")
+        for i, v in enumerate(values):
+            ax.text(i, shown[i], "n/a" if v is None else f"{v:.3g}", ha="center", va="bottom")
+        if known:
+            ax.set_ylim(base, max(known) + (1.0 if idx == 1 else 0.15 * max(abs(k) for k in known)))
         ax.set_title(label)
         ax.tick_params(axis="x", rotation=15)
     if title:
