@@ -199,8 +199,11 @@ def test_relative_index_heat_map_and_query_boards():
     fig = render(viz.plot_relative_index((2, 2, 2)))
     assert len(fig.axes) == 2  # heat map + colour bar
     fig = render(viz.plot_relative_index((2, 2, 2), query=(1, 1, 1), key=0))
-    assert len(fig.axes) == 2 + 2  # + one board per key frame
+    assert len(fig.axes) == 2 + 2 + 1  # + one board per key frame + the table
     index = relative_position_index((2, 2, 2))
+    table = fig.axes[3]
+    assert "row 26 lit" in table.get_title() and "8 rows used" in table.get_title()
+    assert hatched_cells(table, "xx") == 1 and len(texts(table)) == 27
     assert texts(fig.axes[1]) == [str(v) for v in index[7, :4].tolist()]  # key frame t=0 of query 7
     assert "27 = 3x3x3 table rows" in fig._suptitle.get_text()
     with pytest.raises(ValueError, match="query"):

@@ -18,6 +18,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PatchCollection
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
+from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 
 from .. import style
@@ -83,16 +84,16 @@ def new_figure(nrows: int, ncols: int, cell: tuple[float, float], **kwargs) -> t
     once, so nothing accumulates in pyplot's figure manager.
     """
     scale = style.figure_scale()
-    figsize = (max(3.0, cell[0] * ncols) * scale, max(2.5, cell[1] * nrows) * scale)
+    figsize = (max(4.0, cell[0] * ncols) * scale, max(2.5, cell[1] * nrows) * scale)
     fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, **kwargs)
     plt.close(fig)
     return fig, axes
 
 
 def board_size(H: int, W: int) -> tuple[float, float]:
-    """Size in inches of one ``H x W`` slice: cells of about 0.32 in, at least 1.6 in a side."""
-    side = 0.32 if H * W <= MAX_LABELLED_CELLS else 0.16
-    return max(1.6, W * side) + 0.6, max(1.6, H * side) + 0.8
+    """Size in inches of one ``H x W`` slice: cells of 0.16-0.5 in (big for tiny grids), 2 in at least."""
+    side = min(0.5, max(0.16, 2.6 / max(H, W)))
+    return max(2.0, W * side) + 0.6, max(2.0, H * side) + 1.4
 
 
 def draw_cells(
@@ -206,16 +207,19 @@ def token_number(p: Sequence[int], dhw: Size3) -> int:
 
 def finish(fig: Figure) -> None:
     """Tighten the layout; if the decorations cannot fit (huge lecture fonts), keep the figure as is."""
+    top = 1.0
+    if fig._suptitle is not None:  # keep the (possibly wrapped) figure title clear of the axes titles
+        height = fig._suptitle.get_window_extent(fig._get_renderer()).height
+        top = max(0.5, 1.0 - (height + 8) / fig.bbox.height)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Tight layout not applied")
-        fig.tight_layout()
+        fig.tight_layout(rect=(0, 0, 1, top))
 
 
 def suptitle(fig: Figure, text: str) -> None:
     """A figure title wrapped to the figure's width (long titles would be cut off otherwise)."""
-    size = plt.rcParams["figure.titlesize"]
-    points = size if isinstance(size, (int, float)) else 12.0
-    chars = max(20, int(fig.get_figwidth() * 72 / (0.55 * points)))
+    points = FontProperties(size=plt.rcParams["figure.titlesize"]).get_size_in_points()
+    chars = max(20, int(0.95 * fig.get_figwidth() * 72 / (0.6 * points)))  # ~0.6 em per character
     fig.suptitle(textwrap.fill(text, chars))
 
 

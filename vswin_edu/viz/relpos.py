@@ -16,13 +16,15 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from .. import style
 from .._checks import triple
 from ..relpos import relative_position_index, table_size
-from ._draw import MAX_LABELLED_CELLS, finish, new_figure, suptitle
+from ._draw import MAX_LABELLED_CELLS, draw_cells, finish, new_figure, suptitle
 
 __all__ = ["plot_relative_index", "plot_bias", "plot_attention_weights", "window_query_index"]
 
 _CMAP = "viridis"  # perceptually uniform and colour-blind safe
+_UNUSED = "#F2F2F2"
 
 
 def window_query_index(query: int | Sequence[int], window_size: Sequence[int]) -> int:
@@ -82,16 +84,20 @@ def plot_relative_index(
     ``(dt, dh, dw) = c_i - c_j`` (:func:`vswin_edu.relpos.relative_position_index`).  With ``query``
     (token number or ``(t, h, w)`` in the window) the row of that query is also drawn on the
     window's ``P`` frames, one index per key, the query boxed in pink; a ``key`` is boxed in orange
-    on the boards and its ``(query, key)`` entry of the heat map marked.
+    on the boards and its ``(query, key)`` entry of the heat map marked.  A last panel draws the
+    table itself (one ``(2M-1) x (2M-1)`` tile per temporal offset): the rows the query reads are
+    shaded and the ``(query, key)`` row is lit.
 
     Returns:
-        A figure with the heat map and its colour bar, plus ``P`` boards when ``query`` is given.
+        A figure with the heat map and its colour bar, plus ``P`` boards and the table when ``query``
+        is given.
     """
     wd, wh, ww = triple(window_size, "window_size")
     index = relative_position_index((wd, wh, ww))  # (N, N)
     rows = table_size((wd, wh, ww))
-    boards = 0 if query is None else wd
-    fig, axes = new_figure(1, 1 + boards, (4.0, 4.0))
+    boards = 0 if query is None else wd + 1  # P key frames + the table
+    ratios = [1.25] + [1.0] * wd + [max(1.5, 0.6 * (2 * wd - 1))] if query is not None else [1.0]
+    fig, axes = new_figure(1, 1 + boards, (3.6, 4.2), gridspec_kw={"width_ratios": ratios})
     ax = axes[0, 0]
     i = None if query is None else window_query_index(query, (wd, wh, ww))
     j = None if key is None else window_query_index(key, (wd, wh, ww))
@@ -110,6 +116,7 @@ def plot_relative_index(
             board.set_title(f"key frame t={t}")
             board.set_xlabel("w")
             board.set_ylabel("h")
+        _draw_table(axes[0, -1], (wd, wh, ww), index[i], None if j is None else int(index[i, j]))
     suptitle(
         fig,
         f"relative position index of a {wd}x{wh}x{ww} window: {rows} = "
@@ -117,6 +124,39 @@ def plot_relative_index(
     )
     finish(fig)
     return fig
+
+
+def _draw_table(ax: Axes, window: tuple[int, int, int], row: torch.Tensor, lit: int | None) -> None:
+    """The bias table as ``2P-1`` tiles of ``(2M-1) x (2M-1)`` rows: the query's rows shaded, one lit.
+
+    Row ``index = rd (2M-1)^2 + rh (2M-1) + rw`` sits in tile ``rd`` at cell ``(rh, rw)``.
+    """
+    wd, wh, ww = window
+    th, tw = 2 * wh - 1, 2 * ww - 1
+    used = set(row.tolist())
+    colors, hatches, labels = [], [], []
+    for rh in range(th):
+        colors.append([])
+        hatches.append([])
+        labels.append([])
+        for col in range((2 * wd - 1) * tw):
+            index = (col // tw) * th * tw + rh * tw + col % tw
+            colors[-1].append(
+                style.WRONG_MASKED_COLOR
+                if index == lit
+                else (style.ALLOWED_COLOR if index in used else _UNUSED)
+            )
+            hatches[-1].append("xx" if index == lit else "")
+            labels[-1].append(str(index))
+    draw_cells(ax, colors, hatches, labels)
+    ax.vlines([k * tw - 0.5 for k in range(1, 2 * wd - 1)], -0.5, th - 0.5, colors="black", linewidth=2)
+    ax.set_xticks(
+        [k * tw + tw // 2 for k in range(2 * wd - 1)], [f"dt={k - wd + 1}" for k in range(2 * wd - 1)]
+    )
+    ax.set_yticks([])
+    ax.set_xlabel("table tiles (one per dt); cell = (dh, dw)")
+    title = f"table: {len(used)} rows used by this query"
+    ax.set_title(title + ("" if lit is None else f", row {lit} lit"))
 
 
 def plot_bias(bias_or_table: torch.Tensor, window_size: Sequence[int], head: int = 0) -> Figure:
