@@ -183,6 +183,7 @@ def micro_checkpoints(tmp_path) -> tuple[SwinTransformer3d, dict]:
         "official": {"state_dict": official, "meta": {"epoch": 30}},
         "mmaction2": {"state_dict": mmaction},
         "ddp": {"model_state_dict": {f"module.{k}": v for k, v in ours.items()}},
+        "train": {"model": ours, "optimizer": {"state": {}, "param_groups": []}, "step": 3},  # like .train
     }
     paths = {}
     for name, obj in files.items():
