@@ -144,6 +144,12 @@ def test_exact_resume_gives_bit_identical_weights(tmp_path):
 SAME_MATH_ATOL = 5e-4
 
 
+def test_resuming_with_a_changed_config_warns(tmp_path):
+    fit(replace(TINY, steps=2, out_dir=str(tmp_path)), tiny_data())
+    with pytest.warns(UserWarning, match=r"changed config.*'lr': \(0.001, 0.002\)"):
+        fit(replace(TINY, steps=2, lr=2e-3, resume=str(tmp_path / "last.pt")), tiny_data())
+
+
 def test_gradient_accumulation_matches_one_big_batch():
     data = tiny_data()
     one = fit(TINY, data).model

@@ -328,6 +328,7 @@ def _fit(
     net: nn.Module = model
     if world > 1:
         net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
+    no_sync = net.no_sync if world > 1 else nullcontext  # DDP: skip the all-reduce between micro-batches
     if config.compile:
         net = torch.compile(net)
     val_loader = None
@@ -385,8 +386,8 @@ def _fit(
             for i in range(accum):
                 video, label = next(batches)
                 video, label = video.to(device, non_blocking=True), label.to(device, non_blocking=True)
-                sync = i == accum - 1 or world == 1  # DDP: all-reduce gradients once per step
-                with nullcontext() if sync else net.no_sync(), autocast:
+                last_micro = i == accum - 1  # gradients are all-reduced once per optimizer step
+                with nullcontext() if last_micro else no_sync(), autocast:
                     logits = net(video)  # (B, K)
                     loss = F.cross_entropy(logits.float(), label, label_smoothing=config.label_smoothing)
                 scaler.scale(loss / accum).backward()
