@@ -25,7 +25,7 @@ from vswin_edu.train import (
     lr_factor,
     save_checkpoint,
 )
-from vswin_edu.train.loop import param_groups
+from vswin_edu.train.optim import param_groups
 from vswin_edu.viz.training import plot_learning_curves
 
 # Tiny clips: 4 frames of 16x16 -> 2x4x4 tokens, one window per stage; a step takes milliseconds.

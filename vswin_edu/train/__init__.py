@@ -1,5 +1,13 @@
-"""Training and evaluation of Video Swin models: ``fit``, ``evaluate``, ``evaluate_multi_view``,
-atomic checkpoints with exact resume, DDP via ``torchrun``; ``python -m vswin_edu.train --help``.
+"""Training and evaluation of Video Swin models (chapter 10-11): ``fit``, ``evaluate``,
+``evaluate_multi_view``, atomic checkpoints with exact resume, DDP via ``torchrun``;
+``python -m vswin_edu.train --help``.
+
+    config      TrainConfig: every knob, also the CLI flags
+    optim       AdamW parameter groups, cosine schedule with linear warm-up
+    loop        fit(): the training loop, logs, checkpoints, resume
+    evaluate    accuracy over a loader; multi-view testing
+    checkpoint  atomic save, weights_only load, RNG states
+    distributed torchrun process group (gloo / nccl)
 
 Importing this package never imports matplotlib or ipywidgets (the learning-curve plot is imported
 only when it is drawn), so a headless training job stays lean.
@@ -7,16 +15,10 @@ only when it is drawn), so a headless training job stays lean.
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
 from .config import TrainConfig
-from .loop import (
-    History,
-    build_model,
-    cosine_schedule,
-    evaluate,
-    evaluate_multi_view,
-    fit,
-    lr_factor,
-    resolve_device,
-)
+from .device import resolve_device
+from .evaluate import evaluate, evaluate_multi_view
+from .loop import History, build_model, fit
+from .optim import cosine_schedule, lr_factor, param_groups
 
 __all__ = [
     "TrainConfig",
@@ -25,6 +27,7 @@ __all__ = [
     "evaluate",
     "evaluate_multi_view",
     "build_model",
+    "param_groups",
     "cosine_schedule",
     "lr_factor",
     "resolve_device",

@@ -26,7 +26,9 @@ from torch.utils.data import DataLoader
 from ..data import SHAPE_CLASSES, MovingShapes, VideoFolder
 from .checkpoint import load_checkpoint
 from .config import TrainConfig
-from .loop import build_model, evaluate, fit, resolve_device
+from .device import resolve_device
+from .evaluate import evaluate
+from .loop import build_model, fit
 
 _SCALARS = {"int": int, "float": float, "str": str}
 

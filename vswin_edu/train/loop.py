@@ -14,14 +14,12 @@ import csv
 import io
 import itertools
 import json
-import math
 import os
 import time
 import warnings
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -30,15 +28,16 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
-from torch.optim.lr_scheduler import LambdaLR
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
-from ..data import _generator, average_scores, multi_view
+from ..data import _generator
 from ..model import VideoSwinTransformer, build
 from .checkpoint import get_rng_state, load_checkpoint, save_checkpoint, set_rng_state
 from .config import RESUME_FREE_FIELDS, TrainConfig
+from .distributed import all_sum, setup_distributed
+from .evaluate import AMP_DTYPE, evaluate
+from .optim import cosine_schedule, param_groups
 
-AMP_DTYPE = {"bf16": torch.bfloat16, "fp16": torch.float16}
 CHECKPOINT_NAME = "last.pt"
 
 
@@ -62,13 +61,6 @@ class History:
         return plot_learning_curves(self.rows)
 
 
-def resolve_device(name: str = "auto") -> torch.device:
-    """``"auto"`` -> CUDA if available, else CPU; anything else as ``torch.device``."""
-    return (
-        torch.device("cuda" if torch.cuda.is_available() else "cpu") if name == "auto" else torch.device(name)
-    )
-
-
 def build_model(config: TrainConfig) -> VideoSwinTransformer:
     """The model the config names: a preset with ``num_classes``, window and drop-path overridden."""
     overrides: dict[str, Any] = {"num_classes": config.num_classes}
@@ -77,32 +69,6 @@ def build_model(config: TrainConfig) -> VideoSwinTransformer:
     if config.drop_path is not None:
         overrides["drop_path_rate"] = config.drop_path
     return build(config.model, **overrides)
-
-
-def param_groups(model: nn.Module, weight_decay: float) -> list[dict[str, Any]]:
-    """Weight decay on weight matrices only: not on norms, biases or relative-position bias tables
-    (as the official code: decaying the bias table would pull every offset's bias to zero)."""
-    decay, no_decay = [], []
-    for name, p in model.named_parameters():
-        if p.requires_grad:
-            skip = p.dim() < 2 or name.endswith("relative_position_bias_table")
-            (no_decay if skip else decay).append(p)
-    return [{"params": decay, "weight_decay": weight_decay}, {"params": no_decay, "weight_decay": 0.0}]
-
-
-def lr_factor(step: int, warmup: int, total: int, min_ratio: float = 0.0) -> float:
-    """Multiplier of the peak lr after ``step`` steps: linear warm-up to 1, then a half cosine."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = min(1.0, (step - warmup) / max(1, total - warmup))
-    return min_ratio + (1.0 - min_ratio) * 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def cosine_schedule(
-    optimizer: torch.optim.Optimizer, warmup: int, total: int, min_ratio: float = 0.0
-) -> LambdaLR:
-    """A ``LambdaLR`` (its state is just counters, so it checkpoints) for :func:`lr_factor`."""
-    return LambdaLR(optimizer, partial(lr_factor, warmup=warmup, total=total, min_ratio=min_ratio))
 
 
 class _SkipSampler(Sampler[int]):
@@ -126,92 +92,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def _setup_distributed(device_name: str) -> tuple[int, int, torch.device, bool]:
-    """``(rank, world_size, device, created_here)``; joins the ``torchrun`` process group if any."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    device = resolve_device(device_name)
-    if world == 1:
-        return 0, 1, device, False
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    if device.type == "cuda":
-        device = torch.device("cuda", local_rank)
-        torch.cuda.set_device(device)
-    created = not dist.is_initialized()
-    if created:
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    return dist.get_rank(), dist.get_world_size(), device, created
-
-
-def _all_sum(values: list[float], device: torch.device) -> list[float]:
-    """Sum numbers over all processes (a no-op outside ``torchrun``)."""
-    if not (dist.is_available() and dist.is_initialized()):
-        return values
-    t = torch.tensor(values, dtype=torch.float64, device=device)
-    dist.all_reduce(t)
-    return t.tolist()
-
-
-@torch.no_grad()
-def evaluate(
-    model: nn.Module, loader: DataLoader, device: torch.device | str | None = None, amp: str | None = None
-) -> dict[str, float]:
-    """Mean cross-entropy ``loss`` and top-1 ``acc`` of ``model`` over ``loader`` (eval mode).
-
-    Under ``torchrun`` each process passes its own shard and the sums are added over processes.
-    """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    loss_sum = correct = count = 0.0
-    autocast = torch.autocast(device.type, dtype=AMP_DTYPE[amp]) if amp else nullcontext()
-    for video, label in loader:
-        video, label = video.to(device, non_blocking=True), label.to(device, non_blocking=True)
-        with autocast:
-            logits = model(video)  # (B, K)
-        loss_sum += F.cross_entropy(logits.float(), label, reduction="sum").item()
-        correct += (logits.argmax(-1) == label).sum().item()
-        count += label.numel()
-    model.train(was_training)
-    loss_sum, correct, count = _all_sum([loss_sum, correct, count], device)
-    return {"loss": loss_sum / max(count, 1), "acc": correct / max(count, 1), "count": int(count)}
-
-
-@torch.no_grad()
-def evaluate_multi_view(
-    model: nn.Module,
-    dataset: Dataset,
-    num_clips: int = 4,
-    num_crops: int = 3,
-    clip_len: int = 32,
-    stride: int = 2,
-    crop: int = 224,
-    mode: str = "softmax",
-    device: torch.device | str | None = None,
-) -> dict[str, float]:
-    """Multi-view test accuracy: every whole video of ``dataset`` -> ``num_clips x num_crops`` views,
-    scores averaged with :func:`vswin_edu.data.average_scores` (paper: 4 x 3 on K400, 1 x 3 on SSv2).
-
-    Returns ``acc`` (averaged views) and ``view_acc`` (the mean accuracy of single views), so the
-    gain of multi-view testing is the difference.  Runs in one process.
-    """
-    device = torch.device(device) if device is not None else next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    correct = view_correct = 0
-    n = len(dataset)  # type: ignore[arg-type]
-    for i in range(n):
-        video, label = dataset[i]
-        views = multi_view(
-            video, num_clips, num_crops, clip_len, stride, crop
-        )  # (V, 3, clip_len, crop, crop)
-        logits = model(views.to(device)).float()  # (V, K)
-        correct += int(average_scores(logits, mode).argmax(-1).item() == label)
-        view_correct += int((logits.argmax(-1) == label).sum().item())
-    model.train(was_training)
-    views_per_video = num_clips * num_crops
-    return {"acc": correct / max(n, 1), "view_acc": view_correct / max(n * views_per_video, 1), "count": n}
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -268,7 +148,7 @@ def fit(
     added to the history (and to ``out_dir/metrics.csv|json``); every ``checkpoint_every`` steps
     ``out_dir/last.pt`` is replaced atomically.  ``config.resume`` continues a checkpoint exactly.
     """
-    rank, world, device, created = _setup_distributed(config.device)
+    rank, world, device, created = setup_distributed(config.device)
     try:
         return _fit(config, train_set, val_set, model, rank, world, device)
     finally:
@@ -404,7 +284,7 @@ def _fit(
             bar.update(1)
             bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
             if step % eval_every == 0 or step == last:
-                loss_sum, correct, count = _all_sum(seen, device)
+                loss_sum, correct, count = all_sum(seen, device)
                 row = {
                     "step": step,
                     "epoch": round(step / steps_per_epoch, 4),
