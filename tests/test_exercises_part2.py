@@ -3,17 +3,21 @@ and gives the intended diagnosis for known-wrong answers."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
 
+from vswin_edu.data import average_scores, multi_view_indices
 from vswin_edu.exercises import TODO, check, hint, registry
 from vswin_edu.exercises.ch08 import reference_conv_weight, reference_stage_shapes
 from vswin_edu.relpos import relative_position_index, window_coords
+from vswin_edu.train import lr_factor
 from vswin_edu.windows import effective_window
 
-IDS = ["8.1", "8.2", "8.3", "9.1", "9.2", "9.3"]
-NAMESPACE = {"torch": torch, "F": F, "window_coords": window_coords}
+IDS = ["8.1", "8.2", "8.3", "9.1", "9.2", "9.3", "10.1", "10.2", "11.1", "11.2"]
+NAMESPACE = {"torch": torch, "F": F, "math": math, "window_coords": window_coords}
 
 
 def solution(id: str):
@@ -196,3 +200,89 @@ def test_9_3_upstream_slice_is_diagnosed():
 
 def test_9_3_small_table_is_diagnosed():
     assert "full window's offsets and strides" in diagnosis("9.3", lambda w, t: relative_position_index(w))
+
+
+# ----- 10.1 learning-rate schedule --------------------------------------------------------------
+
+
+def _after_warmup(fn):
+    return lambda s, w, t: lr_factor(s, w, t) if s < w else fn(s, w, t)
+
+
+@pytest.mark.parametrize(
+    "wrong, expected",
+    [
+        (lambda s, w, t: s / w if s < w else lr_factor(s, w, t), "warm-up starts at 0"),
+        (
+            _after_warmup(lambda s, w, t: 0.5 * (1 + math.cos(math.pi * min(1, s / t)))),
+            "start after the warm-up",
+        ),
+        (_after_warmup(lambda s, w, t: math.cos(math.pi * min(1, (s - w) / max(1, t - w)))), "half cosine"),
+        (_after_warmup(lambda s, w, t: 0.5 * (1 + math.cos(math.pi * (s - w) / max(1, t - w)))), "clamp"),
+    ],
+)
+def test_10_1_known_slips_are_diagnosed(wrong, expected):
+    assert expected in diagnosis("10.1", wrong)
+
+
+# ----- 10.2 label smoothing ---------------------------------------------------------------------
+
+
+def test_10_2_smoothing_over_other_classes_is_diagnosed():
+    def other_classes(logits, labels, eps):
+        K = logits.shape[-1]
+        target = torch.full_like(logits, eps / (K - 1))
+        target[torch.arange(len(labels)), labels] = 1 - eps
+        return -(target * logits.log_softmax(-1)).sum(-1).mean()
+
+    assert "K-1 *other* classes" in diagnosis("10.2", other_classes)
+
+
+def test_10_2_sum_over_batch_is_diagnosed():
+    wrong = lambda l, y, e: F.cross_entropy(l, y, label_smoothing=e, reduction="sum")  # noqa: E731
+    assert "summed over the batch" in diagnosis("10.2", wrong)
+
+
+def test_10_2_unreduced_loss_is_diagnosed():
+    wrong = lambda l, y, e: F.cross_entropy(l, y, label_smoothing=e, reduction="none")  # noqa: E731
+    assert "one scalar loss" in diagnosis("10.2", wrong)
+
+
+# ----- 11.1 view averaging ----------------------------------------------------------------------
+
+
+def test_11_1_reference_matches_data_module():
+    assert check("11.1", lambda logits: average_scores(logits, "softmax"), verbose=False).ok
+
+
+def test_11_1_logit_averaging_is_diagnosed():
+    assert "you averaged logits" in diagnosis("11.1", lambda logits: logits.mean(0))
+
+
+def test_11_1_softmax_over_views_is_diagnosed():
+    assert "ran over the views" in diagnosis("11.1", lambda logits: logits.softmax(0).mean(0))
+
+
+def test_11_1_wrong_axis_is_diagnosed():
+    assert "average over the views" in diagnosis("11.1", lambda logits: logits.softmax(-1).mean(-1))
+
+
+# ----- 11.2 clip starts -------------------------------------------------------------------------
+
+
+def test_11_2_reference_matches_data_module():
+    starts = lambda n, c, l, s: multi_view_indices(n, c, l, s)[:, 0].tolist()  # noqa: E731
+    assert check("11.2", starts, verbose=False).ok
+
+
+def test_11_2_spreading_over_the_whole_video_is_diagnosed():
+    wrong = lambda n, c, l, s: [math.floor((k + 0.5) * n / c) for k in range(c)]  # noqa: E731
+    assert "runs past the end" in diagnosis("11.2", wrong)
+
+
+def test_11_2_clips_at_the_very_ends_are_diagnosed():
+    def ends(n, c, l, s):
+        slack = max(n - ((l - 1) * s + 1), 0)
+        return [round(k * slack / (c - 1)) if c > 1 else 0 for k in range(c)]
+
+    assert "very ends" in diagnosis("11.2", ends)
