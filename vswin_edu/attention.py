@@ -235,7 +235,10 @@ class WindowAttention3D(nn.Module):
         """Windows ``(b, N, C)`` attended with one additive mask ``(1, nH, N, N)`` -> ``(b, N, C)``."""
         b, N, C = x.shape
         q, k, v = self._qkv(x)
-        out = fused_attention(q, k, v, attn_mask.to(q.dtype), p_drop, self.scale)  # (b, nH, N, d)
+        attn_mask = attn_mask.to(
+            dtype=q.dtype, memory_format=torch.contiguous_format
+        )  # the bias is a permuted view
+        out = fused_attention(q, k, v, attn_mask, p_drop, self.scale)  # (b, nH, N, d)
         return out.transpose(1, 2).reshape(b, N, C)  # (b, N, C); the CPU kernel makes this a view
 
     def _fused_grouped(self, x, bias, groups: WindowGroups, p_drop):
