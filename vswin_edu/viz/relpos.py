@@ -89,20 +89,21 @@ def plot_relative_index(
     shaded and the ``(query, key)`` row is lit.
 
     Returns:
-        A figure with the heat map and its colour bar, plus ``P`` boards and the table when ``query``
-        is given.
+        A figure with the heat map and its colour bar, or, when ``query`` is given, the heat map,
+        ``P`` boards and the table.
     """
     wd, wh, ww = triple(window_size, "window_size")
     index = relative_position_index((wd, wh, ww))  # (N, N)
     rows = table_size((wd, wh, ww))
     boards = 0 if query is None else wd + 1  # P key frames + the table
-    ratios = [1.25] + [1.0] * wd + [max(1.5, 0.6 * (2 * wd - 1))] if query is not None else [1.0]
+    ratios = [1.0] * (1 + wd) + [max(1.5, 0.6 * (2 * wd - 1))] if query is not None else [1.0]
     fig, axes = new_figure(1, 1 + boards, (3.6, 4.2), gridspec_kw={"width_ratios": ratios})
     ax = axes[0, 0]
     i = None if query is None else window_query_index(query, (wd, wh, ww))
     j = None if key is None else window_query_index(key, (wd, wh, ww))
     image = _heat(ax, index.numpy(), 0, rows - 1, None, key=None if i is None or j is None else (i, j))
-    fig.colorbar(image, ax=ax, shrink=0.8, label="table row")
+    if i is None:  # with a query the boards and the table carry the numbers themselves
+        fig.colorbar(image, ax=ax, shrink=0.8, label="table row")
     ax.set_xlabel("key j")
     ax.set_ylabel("query i")
     ax.set_title(f"index (N={index.shape[0]})")
@@ -169,7 +170,7 @@ def plot_bias(bias_or_table: torch.Tensor, window_size: Sequence[int], head: int
         head: which head.
 
     Returns:
-        One heat map with colour bar, plus the table tiles with their colour bar for a table.
+        One heat map, plus the table tiles for a table, and one shared colour bar.
     """
     wd, wh, ww = triple(window_size, "window_size")
     N, rows = wd * wh * ww, table_size((wd, wh, ww))
@@ -190,10 +191,10 @@ def plot_bias(bias_or_table: torch.Tensor, window_size: Sequence[int], head: int
             f"{(wd, wh, ww)}, got shape {tuple(values.shape)}"
         )
     limit = float(bias.abs().max()) or 1.0
-    fig, axes = new_figure(1, 1 if table is None else 2, (4.5, 4.0))
+    ratios = [1.0] if table is None else [1.0, 1.6]
+    fig, axes = new_figure(1, len(ratios), (4.2, 4.0), gridspec_kw={"width_ratios": ratios})
     ax = axes[0, 0]
     image = ax.imshow(bias.numpy(), cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
-    fig.colorbar(image, ax=ax, shrink=0.8, label="bias")
     ax.set_xlabel("key j")
     ax.set_ylabel("query i")
     ax.set_title(f"B, head {head} ({N}x{N})")
@@ -201,12 +202,12 @@ def plot_bias(bias_or_table: torch.Tensor, window_size: Sequence[int], head: int
         tiles = table.reshape(2 * wd - 1, 2 * wh - 1, 2 * ww - 1)  # (2P-1, 2M-1, 2M-1)
         mosaic = torch.cat(list(tiles), dim=1).numpy()  # (2M-1, (2P-1)(2M-1)) tiles side by side
         tax = axes[0, 1]
-        image = tax.imshow(mosaic, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest")
+        tax.imshow(mosaic, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest", aspect="auto")
         tax.vlines([k * (2 * ww - 1) - 0.5 for k in range(1, 2 * wd - 1)], -0.5, 2 * wh - 1.5, colors="black")
-        fig.colorbar(image, ax=tax, shrink=0.8, label="bias")
         tax.set_xlabel(f"dw within each of the {2 * wd - 1} dt tiles (dt = {-(wd - 1)}..{wd - 1})")
         tax.set_ylabel("dh")
         tax.set_title(f"table column {head} ({rows} rows)")
+    fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="bias")
     suptitle(fig, f"relative position bias of a {wd}x{wh}x{ww} window")
     finish(fig)
     return fig
