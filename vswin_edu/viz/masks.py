@@ -13,18 +13,15 @@ A mask argument may be boolean (True = may attend), additive float (0 = may atte
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import torch
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from .. import style
-from ..reference import as_allowed, mask_mismatches
-from ..shift import region_ids, shifted_window_allowed
-from ..windows import window_partition
+from ..reference import mask_mismatches
 from ._draw import (
-    Geometry,
     board_size,
     draw_borders,
     draw_cells,
@@ -37,48 +34,19 @@ from ._draw import (
     suptitle,
     window_rolled_positions,
 )
+from ._maskdata import (
+    MaskLike,
+    allowed_pairs,
+    check_token,
+    check_window,
+    locate,
+    resolve_mask,
+    window_regions,
+)
 
 __all__ = ["plot_mask_matrix", "plot_attend_to", "plot_mask_diff", "resolve_mask"]
 
-MaskLike = torch.Tensor | Callable[..., torch.Tensor]
 _OUTSIDE = "#F2F2F2"  # tokens outside the query's window
-
-
-def resolve_mask(mask: MaskLike, geo: Geometry) -> torch.Tensor:
-    """A user mask as a boolean ``(nW, N, N)`` tensor (True = may attend), shape-checked."""
-    if callable(mask):
-        mask = mask(geo.padded, geo.window, geo.shift)
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"mask must be a torch.Tensor or a callable returning one, got {type(mask).__name__}")
-    expected = (geo.num_windows, geo.tokens_per_window, geo.tokens_per_window)
-    if tuple(mask.shape) != expected:
-        raise ValueError(f"mask must have shape (nW, N, N) = {expected}, got {tuple(mask.shape)}")
-    return as_allowed(mask.detach().cpu())
-
-
-def window_regions(geo: Geometry) -> torch.Tensor:
-    """Region id of every token of every window, ``LongTensor (nW, N)``."""
-    ids = region_ids(geo.padded, geo.window, geo.shift)  # (D, H, W)
-    return window_partition(ids[None, ..., None], geo.window)[..., 0]  # (nW, N)
-
-
-def allowed_pairs(mask: MaskLike | None, geo: Geometry) -> torch.Tensor:
-    """The user's mask as booleans, or the correct one, ``(nW, N, N)``."""
-    if mask is None:
-        return shifted_window_allowed(geo.padded, geo.window, geo.shift)
-    return resolve_mask(mask, geo)
-
-
-def _check_window(geo: Geometry, window_index: int) -> None:
-    window_rolled_positions(geo, window_index)  # validates type and range
-
-
-def _check_token(geo: Geometry, query_index: int | None) -> None:
-    N = geo.tokens_per_window
-    if query_index is not None and (
-        isinstance(query_index, bool) or not isinstance(query_index, int) or not 0 <= query_index < N
-    ):
-        raise ValueError(f"query_index must be a token number in [0, {N}) or None, got {query_index!r}")
 
 
 def _outline_row(ax, row: int, N: int) -> None:
@@ -114,8 +82,8 @@ def plot_mask_matrix(
         A figure with one axes.
     """
     geo = geometry(dhw, window_size, shift_size)
-    _check_window(geo, window_index)
-    _check_token(geo, query_index)
+    check_window(geo, window_index)
+    check_token(geo, query_index)
     allowed = allowed_pairs(mask, geo)[window_index]  # (N, N)
     regions = window_regions(geo)[window_index]  # (N,)
     N = regions.numel()
@@ -175,18 +143,11 @@ def plot_attend_to(
         A figure with ``2 x P`` axes (P = temporal window size).
     """
     geo = geometry(dhw, window_size, shift_size)
-    if len(query) != 3 or not all(isinstance(int(a), int) for a in query):
-        raise ValueError(f"query must be (t, h, w), got {query!r}")
     query = tuple(int(a) for a in query)
-    if not all(0 <= a < n for a, n in zip(query, geo.padded, strict=True)):
-        raise ValueError(f"query (t, h, w) must lie in the padded grid {geo.padded}, got {query}")
+    k, i, q_rolled = locate(geo, query)
     D, H, W = geo.padded
     wd, wh, ww = geo.window
-    q_rolled = original_to_rolled(query, geo.shift, geo.padded)
-    _, nh, nw = geo.window_grid
-    k = (q_rolled[0] // wd * nh + q_rolled[1] // wh) * nw + q_rolled[2] // ww
     positions = window_rolled_positions(geo, k)  # (N, 3) rolled
-    i = int(((positions - torch.tensor(q_rolled)).abs().sum(1) == 0).nonzero()[0])
     allowed = allowed_pairs(mask, geo)[k, i]  # (N,)
     correct = allowed_pairs(None, geo)[k, i]  # (N,)
     regions = window_regions(geo)[k]  # (N,)
@@ -263,8 +224,8 @@ def plot_mask_diff(
     records = mask_mismatches(got, geo.padded, geo.window, geo.shift)
     if window_index is None:
         window_index = records[0].window if records else 0
-    _check_window(geo, window_index)
-    _check_token(geo, query_index)
+    check_window(geo, window_index)
+    check_token(geo, query_index)
     expected = allowed_pairs(None, geo)[window_index]  # (N, N)
     mine = got[window_index]  # (N, N)
     N = expected.shape[0]

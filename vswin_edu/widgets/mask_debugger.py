@@ -20,8 +20,8 @@ from matplotlib.figure import Figure
 
 from .. import style, viz
 from ..reference import mask_mismatches
-from ..viz._draw import geometry, original_to_rolled, rolled_to_original, window_rolled_positions
-from ..viz.masks import MaskLike, allowed_pairs, resolve_mask, window_regions
+from ..viz._draw import geometry, rolled_to_original, window_rolled_positions
+from ..viz._maskdata import MaskLike, allowed_pairs, locate, resolve_mask, window_regions
 from ._base import VizWidget, int_slider, png_bytes, set_range, toggle
 
 __all__ = ["MaskDebugger"]
@@ -117,26 +117,16 @@ class MaskDebugger(VizWidget):
             for name, a in zip("thw", rolled_to_original(first, geo.shift, geo.padded), strict=True):
                 c[name].value = a
         else:  # otherwise the window follows the query
-            c["window"].value = self._locate(geo, self._query())[0]
+            c["window"].value = locate(geo, self._query())[0]
 
     def _query(self) -> tuple[int, int, int]:
         return self.controls["t"].value, self.controls["h"].value, self.controls["w"].value
-
-    @staticmethod
-    def _locate(geo, query: tuple[int, int, int]) -> tuple[int, int, tuple[int, int, int]]:
-        """Window index, token index in the window and rolled position of an original position."""
-        rolled = original_to_rolled(query, geo.shift, geo.padded)
-        _, nh, nw = geo.window_grid
-        wd, wh, ww = geo.window
-        k = (rolled[0] // wd * nh + rolled[1] // wh) * nw + rolled[2] // ww
-        i = ((rolled[0] % wd) * wh + rolled[1] % wh) * ww + rolled[2] % ww
-        return k, i, rolled
 
     def render(self, values: dict[str, Any]) -> tuple[Figure, dict[str, Any]]:
         geo = self._geometry()
         dhw, window, shift = geo.padded, geo.window, geo.shift
         query = self._query()
-        k, i, rolled = self._locate(geo, query)
+        k, i, rolled = locate(geo, query)
         positions = window_rolled_positions(geo, k)  # (N, 3) rolled
         keys = [rolled_to_original(p, shift, dhw) for p in positions.tolist()]  # original (t, h, w)
         correct = allowed_pairs(None, geo)  # (nW, N, N)
