@@ -63,7 +63,7 @@ def plot_attention_cost(
     if mark is not None:
         _positive_int(mark, "mark")
     L_max = _positive_int(L_max, "L_max") if L_max is not None else max(20 * (mark or 0), 10**6)
-    L = np.unique(np.logspace(1, np.log10(L_max), 60).astype(np.int64))
+    L = np.unique(np.logspace(1, np.log10(L_max), 40).astype(np.int64))
     every = max(1, len(L) // 10)
     fig, axes = new_figure(1, 2, (5.2, 4.2))
     costs, memory = axes[0]
