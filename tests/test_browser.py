@@ -206,7 +206,13 @@ def open_and_run_all(page, lab: Lab, chapter: str) -> None:
     """Open a chapter, wait for its kernel, run every cell and wait until all have run."""
     page.goto(lab.url(f"lab/tree/notebooks/{chapter}?reset"))  # reset: no tabs restored from before
     page.wait_for_function(f"() => ({_CELL_STATES})()?.status === 'idle'", timeout=90_000)
-    page.evaluate("() => window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    # Clearing first resets the stored execution counts, so "every cell has a count" means "has run".
+    page.evaluate(
+        """async () => {
+            await window.jupyterapp.commands.execute('notebook:clear-all-cell-outputs');
+            await window.jupyterapp.commands.execute('notebook:run-all-cells');
+        }"""
+    )
     deadline = time.monotonic() + RUN_TIMEOUT_S
     while True:
         state = page.evaluate(_CELL_STATES)
@@ -219,6 +225,8 @@ def open_and_run_all(page, lab: Lab, chapter: str) -> None:
             f"{chapter}: {running} cells still not run after {RUN_TIMEOUT_S} s"
         )
         time.sleep(0.5)
+    counts = [c["count"] for c in state["cells"]]
+    assert counts == list(range(1, len(counts) + 1)), f"{chapter}: not one top-to-bottom run: {counts}"
     assert page.locator(".jp-OutputArea-output", has_text="Error displaying widget").count() == 0
 
 
