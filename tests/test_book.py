@@ -15,7 +15,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from vswin_edu.book import book_notebook, build_book, widget_html
-from vswin_edu.course import REPO_ROOT, CourseError, course_map, load_course, sync_readme
+from vswin_edu.course import REPO_ROOT, CourseError, course_map, load_course, main, sync_readme
 from vswin_edu.notebooks import WIDGET_STATE, WIDGET_VIEW
 
 MANIFEST = """\
@@ -149,6 +149,20 @@ def test_sync_readme_touches_only_the_marked_section(tmp_path):
     readme.write_text("no markers\n", "utf-8")
     with pytest.raises(CourseError, match="course-map:start"):
         sync_readme(course, readme)
+
+
+def test_course_command_line(tmp_path, capsys):
+    manifest = _course_dir(tmp_path)
+    (tmp_path / "README.md").write_text("<!-- course-map:start -->\n<!-- course-map:end -->\n", "utf-8")
+    assert main(["--manifest", str(manifest), "--check"]) == 1
+    assert "out of date" in capsys.readouterr().out
+    assert main(["--manifest", str(manifest), "--readme"]) == 0
+    assert main(["--manifest", str(manifest), "--check"]) == 0
+    assert main(["--manifest", str(manifest)]) == 0
+    assert "| 3 | [Windows](notebooks/03_window_partition.ipynb)" in capsys.readouterr().out
+    (tmp_path / "notebooks" / "03_window_partition.ipynb").unlink()
+    assert main(["--manifest", str(manifest)]) == 1
+    assert "'03_window_partition.ipynb' (Windows) is listed in book.toml but" in capsys.readouterr().err
 
 
 # --- widgets drawn from saved state -----------------------------------------------------------------
