@@ -270,6 +270,9 @@ def test_book_has_every_chapter_page_in_order(book):
         page = (book / "chapters" / f"{chapter.slug}.html").read_text("utf-8")
         assert html.escape(chapter.title, quote=False) in page
         assert WIDGET_VIEW not in page and "html-manager" not in page  # widgets drawn from saved state
+        stored = nbformat.read(course.path(chapter), as_version=4)
+        views = [o for c in stored.cells for o in c.get("outputs", []) if WIDGET_VIEW in o.get("data", {})]
+        assert page.count("Widget shown as saved") == len(views)
     first = (book / "chapters" / f"{course.chapters[0].slug}.html").read_text("utf-8")
     assert f'href="{course.chapters[1].slug}.html"' in first  # the "next" link
 
