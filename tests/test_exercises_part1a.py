@@ -277,6 +277,8 @@ def test_plot_attention_cost_draws_two_panels_with_both_curves():
         assert "global MSA" in labels and "window W-MSA" in labels
     annotation = [t.get_text() for t in fig.axes[0].texts]
     assert any("global 485 GMACs" in t and "window 5.63 GMACs" in t and "(86x)" in t for t in annotation)
+    memory = [t.get_text() for t in fig.axes[1].texts]
+    assert any("global 28.1 GiB" in t and "window 225 MiB" in t and "(128x)" in t for t in memory)
 
 
 def test_plot_attention_cost_rejects_bad_sizes():

@@ -31,10 +31,11 @@ def _positive_int(value: int, name: str) -> int:
 
 
 def _human(x: float, unit: str) -> str:
-    """``5.63e9 -> '5.63 G'`` with the unit appended."""
-    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
-        if x >= factor:
-            return f"{x / factor:.3g} {prefix}{unit}"
+    """``5.63e9 MACs -> '5.63 GMACs'``; bytes in binary units, ``3.02e10 B -> '28.1 GiB'``."""
+    base, prefixes = (1024, ("Ti", "Gi", "Mi", "Ki")) if unit == "B" else (1000, ("T", "G", "M", "k"))
+    for power, prefix in zip((4, 3, 2, 1), prefixes, strict=True):
+        if x >= base**power:
+            return f"{x / base**power:.3g} {prefix}{unit}"
     return f"{x:.3g} {unit}"
 
 
