@@ -112,9 +112,22 @@ def test_mask_debugger_locates_the_query():
     _, after = changed_by(w, "h", 2)  # an interior token: its window has no wrapped piece in h
     assert after["window"] == after["window_index"] == 5
     assert after["allowed_count"] == 2  # window 5 is split in t and w only: its region is 1x2x1
+    # windows split on 0/1/2/3 axes have 1/2/4/8 regions: 64/32/16/8 allowed pairs of 64
+    assert after["masked_pairs_window"] == 64 - 16
+    assert after["masked_pairs_total"] == 8 * 64 - (64 + 3 * 32 + 3 * 16 + 8)
     w.controls["window"].value = 0  # picking a window moves the query into it
     assert w.state["window_index"] == 0 and w.state["query_rolled"] == (0, 0, 0)
     assert w.state["query"] == (1, 1, 1) and w.state["allowed_count"] == 8
+
+
+def test_mask_debugger_mask_off_shows_the_pairs_the_mask_removes():
+    w = MaskDebugger(**GRID)
+    _, after = changed_by(w, "mask_on", False)
+    assert after["allowed_count"] == 1  # the state keeps the correct answer ...
+    title = w.figure._suptitle.get_text().replace("\n", " ")
+    assert "may attend to 8 of 8" in title and "7 wrong keys" in title  # ... the picture shows the leak
+    assert "wrong entries" in w.mask_figure._suptitle.get_text()
+    assert "removes 56 of 64 pairs" in w.readout.value
 
 
 def test_mask_debugger_flags_an_all_zeros_mask_at_exactly_the_forbidden_pairs():

@@ -12,6 +12,7 @@ names the first mismatch in ``(t, h, w)`` video coordinates with region ids.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import ipywidgets as widgets
@@ -47,7 +48,8 @@ class MaskDebugger(VizWidget):
     (number of wrong entries of the user mask over all windows, ``None`` without one),
     ``first_mismatch`` (a :class:`vswin_edu.reference.MaskMismatch` or ``None``),
     ``query_mismatches`` (keys ``(t, h, w)`` of the query's row that are wrong) and
-    ``diff_error`` (why the user mask could not be compared, e.g. a shape for another grid).
+    ``diff_error`` (why the user mask could not be compared, e.g. a shape for another grid),
+    ``masked_pairs_window`` and ``masked_pairs_total`` (pairs the correct mask removes).
     """
 
     title = "Mask debugger: whom may this token attend to after the cyclic shift?"
@@ -92,6 +94,7 @@ class MaskDebugger(VizWidget):
             "w": int_slider("query w", 0, 0, W - 1),
             "window": int_slider("window index", 0, 0, self._start.num_windows - 1),
             "sort": toggle("sort mask by region", True),
+            "mask_on": toggle("apply the mask", True),
             "diff": toggle("diff mode (your mask)", self.user_mask is not None),
         }
 
@@ -147,6 +150,8 @@ class MaskDebugger(VizWidget):
             "first_mismatch": None,
             "query_mismatches": [],
             "diff_error": None,
+            "masked_pairs_window": int((~correct[k]).sum()),
+            "masked_pairs_total": int((~correct).sum()),
         }
         user = None
         if self.user_mask is not None:
@@ -156,10 +161,15 @@ class MaskDebugger(VizWidget):
             results["mismatches"] = len(records)
             results["first_mismatch"] = records[0] if records else None
             results["query_mismatches"] = [keys[r.j] for r in records if r.window == k and r.i == i]
-        diff = values["diff"] and user is not None
-        fig = viz.plot_attend_to(dhw, window, shift, query, mask=user if diff else None)
-        if diff:
-            self.mask_figure = viz.plot_mask_diff(dhw, window, shift, user, window_index=k, query_index=i)
+        if values["diff"] and user is not None:
+            shown = user
+        elif not values["mask_on"]:  # "isn't the mask redundant?": show the pairs it removes
+            shown = torch.ones_like(correct)
+        else:
+            shown = None
+        fig = viz.plot_attend_to(dhw, window, shift, query, mask=shown)
+        if shown is not None:
+            self.mask_figure = viz.plot_mask_diff(dhw, window, shift, shown, window_index=k, query_index=i)
         else:
             self.mask_figure = viz.plot_mask_matrix(
                 dhw, window, shift, k, sort_by_region=values["sort"], query_index=i
@@ -189,6 +199,8 @@ class MaskDebugger(VizWidget):
             f"query {state['query']} -> rolled {state['query_rolled']}: window {state['window_index']}, "
             f"token {state['token_index']}, region {state['query_region']}; "
             f"may attend to {state['allowed_count']} keys",
+            f"the mask removes {state['masked_pairs_window']} of {math.prod(state['window_size']) ** 2} "
+            f"pairs of this window ({state['masked_pairs_total']} in all windows)",
         ]
         if state["diff_error"]:
             lines.append(f"your mask cannot be compared here: {state['diff_error']}")
