@@ -95,6 +95,8 @@ def test_windows_voxel_view_and_padding():
     assert "4 windows" in fig._suptitle.get_text()  # 3x5x4 pads to 4x8x4: 2*2*1 windows of 2x4x4
     clamped = viz.plot_windows((1, 3, 3), (2, 4, 4))
     assert "clamped" in clamped._suptitle.get_text()
+    with pytest.raises(ValueError, match="use view='slices'"):
+        viz.plot_windows((16, 56, 56), (8, 7, 7), view="voxels")
     with pytest.raises(ValueError, match="view must be"):
         viz.plot_windows((2, 4, 4), (1, 2, 2), view="cube")
 

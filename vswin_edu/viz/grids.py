@@ -8,6 +8,7 @@ at a time, side by side, or as an isometric stack of voxels.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from math import prod
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -30,6 +31,7 @@ from ._draw import (
 
 __all__ = ["plot_token_grid", "plot_windows"]
 
+MAX_VOXELS = 4096  # 16 x 16 x 16; beyond this ax.voxels takes many seconds
 _CHECKER = ("#F4F4F4", "#D8D8E8")  # two pale greys: neighbouring tokens told apart
 
 
@@ -122,6 +124,11 @@ def plot_windows(
     if view not in ("slices", "voxels"):
         raise ValueError(f"view must be 'slices' or 'voxels', got {view!r}")
     geo = geometry(dhw, window_size, shift_size)
+    if view == "voxels" and prod(geo.padded) > MAX_VOXELS:
+        raise ValueError(
+            f"view='voxels' draws at most {MAX_VOXELS} tokens (matplotlib draws each voxel's faces), "
+            f"the padded grid {geo.padded} has {prod(geo.padded)}; use view='slices' or a smaller grid"
+        )
     ids = window_ids_original(geo.padded, geo.window, geo.shift)  # (D, H, W)
     real = np.zeros(geo.padded, dtype=bool)  # (D, H, W) True for tokens of the video, False for padding
     real[: geo.dhw[0], : geo.dhw[1], : geo.dhw[2]] = True
