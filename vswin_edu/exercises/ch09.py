@@ -102,8 +102,8 @@ _WINDOW_CASES = (
     ],
     solution=(
         "def my_effective_window(dhw, window, shift):\n"
-        "    win = tuple(min(n, w) for n, w in zip(dhw, window))\n"
-        "    sh = tuple(0 if n <= w else s for n, w, s in zip(dhw, window, shift))\n"
+        "    win = tuple(min(n, w) for n, w in zip(dhw, window, strict=True))\n"
+        "    sh = tuple(0 if n <= w else s for n, w, s in zip(dhw, window, shift, strict=True))\n"
         "    return win, sh"
     ),
 )
