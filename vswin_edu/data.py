@@ -24,6 +24,7 @@ from torch.utils.data import Dataset
 
 __all__ = [
     "SHAPE_CLASSES",
+    "seeded_generator",
     "MovingShapes",
     "sample_clip_indices",
     "multi_view_indices",
@@ -51,8 +52,12 @@ SHAPE_CLASSES: dict[str, tuple[str, bool]] = {
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
 
 
-def _generator(*keys: int) -> torch.Generator:
-    """A CPU generator seeded from integers (seed, index, ...), independent of any global state."""
+def seeded_generator(*keys: int) -> torch.Generator:
+    """A CPU generator seeded from integers ``(seed, index, ...)``, independent of any global state.
+
+    Data code draws from these instead of the global torch RNG, so a sample does not depend on what
+    ran before it (worker count, resumed runs, a notebook cell executed twice).
+    """
     value = 0
     for key in keys:
         value = (value * 1_000_003 + int(key)) % (2**63 - 1)
@@ -120,7 +125,7 @@ class MovingShapes(Dataset):
         """
         if class_name not in SHAPE_CLASSES:
             raise ValueError(f"class_name must be one of {list(SHAPE_CLASSES)}, got {class_name!r}")
-        gen = _generator(self.seed, index)
+        gen = seeded_generator(self.seed, index)
         u = torch.rand(12, generator=gen)  # all the sample's parameters, drawn in a fixed order
         T, S = self.frames, float(self.size)
         motion, backwards = SHAPE_CLASSES[class_name]
@@ -359,7 +364,7 @@ class VideoFolder(Dataset):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
         path, label = self.videos[index]
         frames = read_video(path)  # (T, H, W, 3) uint8
-        gen = _generator(self.seed, self.epoch, index)
+        gen = seeded_generator(self.seed, self.epoch, index)
         idx = sample_clip_indices(len(frames), self.clip_len, self.stride, self.mode, generator=gen)
         video = frames[idx].permute(3, 0, 1, 2).float() / 255.0  # (3, clip_len, H, W)
         if self.transform is not None:

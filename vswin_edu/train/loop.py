@@ -30,7 +30,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
-from ..data import _generator
+from ..data import seeded_generator
 from ..model import VideoSwinTransformer, build
 from .checkpoint import get_rng_state, load_checkpoint, save_checkpoint, set_rng_state
 from .config import RESUME_FREE_FIELDS, TrainConfig
@@ -218,7 +218,7 @@ def _fit(
             shard,
             batch_size=micro * accum,
             num_workers=config.num_workers,
-            generator=_generator(config.seed, -1),
+            generator=seeded_generator(config.seed, -1),
         )
     out_dir = Path(config.out_dir) if config.out_dir and rank == 0 else None
     if out_dir is not None:
@@ -257,7 +257,7 @@ def _fit(
             sampler=_SkipSampler(sampler, skip * accum * micro),
             num_workers=config.num_workers,
             drop_last=True,
-            generator=_generator(config.seed, epoch),  # worker seeds without touching the global RNG
+            generator=seeded_generator(config.seed, epoch),  # worker seeds without touching the global RNG
             pin_memory=device.type == "cuda",
         )
         batches = iter(loader)
