@@ -1,10 +1,22 @@
 """``python -m vswin_edu.bench`` runs end to end on a tiny config and reports what it documents."""
 
 import json
+from dataclasses import asdict
 
 import pytest
+from matplotlib.figure import Figure
 
-from vswin_edu.bench import BenchResult, Timing, format_table, main, model_pair, run
+from vswin_edu.bench import (
+    BenchResult,
+    Timing,
+    attention_traffic,
+    format_table,
+    main,
+    model_pair,
+    run,
+    time_attention_core,
+)
+from vswin_edu.viz import plot_attention_core, plot_benchmark
 
 TINY = ["--variant", "micro", "--frames", "4", "--size", "32", "--reps", "2", "--warmup", "1"]
 TIMING_FIELDS = {"times_s", "median_s", "min_s", "max_s", "spread", "clips_per_s", "tflops", "peak_mem_mb"}
@@ -54,3 +66,27 @@ def test_cli_help_documents_every_option(capsys):
     for option in ("--variant", "--batch", "--frames", "--size", "--device", "--dtype", "--mode",
                    "--reps", "--warmup", "--compile", "--threads", "--json"):  # fmt: skip
         assert option in out
+
+
+def test_attention_traffic_counts_the_logit_passes():
+    t = attention_traffic(num_windows=128, num_heads=3, N=392, head_dim=32, masked=True)
+    logits = 128 * 3 * 392 * 392 * 4
+    vectors = 4 * 128 * 3 * 392 * 32 * 4
+    assert t["logits"] == logits
+    assert t["explicit"] == vectors + 8 * logits
+    assert t["fused"] == vectors + 3 * 392 * 392 * 4
+    assert attention_traffic(2, 1, 8, 4)["explicit"] == 4 * 2 * 8 * 4 * 4 + 6 * 2 * 8 * 8 * 4
+
+
+def test_time_attention_core_and_its_plots():
+    rows = time_attention_core([(1, 2, 2), (2, 2, 2)], total_tokens=64, num_heads=2, head_dim=4, reps=1)
+    assert [r["N"] for r in rows] == [4, 8] and [r["num_windows"] for r in rows] == [16, 8]
+    assert all(r["max_abs_diff"] < 1e-5 and r["explicit_s"] > 0 and r["fused_s"] > 0 for r in rows)
+    assert isinstance(plot_attention_core(rows), Figure)
+    result = asdict(run(variant="micro", frames=4, size=32, reps=1, warmup=0))
+    fig = plot_benchmark([result, result])
+    assert isinstance(fig, Figure) and len(fig.axes[0].patches) == 4  # two bars per run
+    with pytest.raises(ValueError, match="rows"):
+        plot_attention_core(rows[:1])
+    with pytest.raises(ValueError, match="results"):
+        plot_benchmark([{"ours": {}}])

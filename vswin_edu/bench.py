@@ -19,7 +19,7 @@ import platform
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 import torch
@@ -62,6 +62,79 @@ class BenchResult:
     speedup: float  # median over repetitions of torchvision time / our time (same repetition)
     max_abs_diff: float  # logits of the two models on the same clip, eval mode
     compile_s: dict = field(default_factory=dict)  # first-call time of each compiled model
+
+
+def attention_traffic(
+    num_windows: int, num_heads: int, N: int, head_dim: int, masked: bool = False, bytes_per_element: int = 4
+) -> dict[str, int]:
+    """Bytes one window-attention core moves through main memory, explicit vs fused (a simple model).
+
+    The explicit path materialises the logits ``(nW, nH, N, N)`` and passes over them again and
+    again: write ``QK^T``; read and write to add the bias; (read and write to add the mask); read and
+    write the softmax; read the weights for ``@ V`` — ``6`` (``8`` with a mask) full passes.  The
+    fused kernel keeps each block of logits in the cache and reads only the ``(nH, N, N)`` bias
+    (+mask) of a group, which also stays cached.  Both read Q, K, V and write the output.
+    """
+    vectors = 4 * num_windows * num_heads * N * head_dim * bytes_per_element  # Q, K, V, out
+    matrix = num_windows * num_heads * N * N * bytes_per_element  # one pass over the logits
+    return {
+        "explicit": vectors + (8 if masked else 6) * matrix,
+        "fused": vectors + num_heads * N * N * bytes_per_element,
+        "logits": matrix,
+    }
+
+
+def time_attention_core(
+    windows: Sequence[Sequence[int]],
+    total_tokens: int = 12_544,
+    num_heads: int = 3,
+    head_dim: int = 32,
+    reps: int = 3,
+    seed: int = 0,
+) -> list[dict]:
+    """Median seconds of ``SoftMax(QK^T/sqrt(d) + B) V`` written out vs fused, for several windows.
+
+    Every window size attends over the same ``total_tokens`` (``total_tokens // N`` windows), so the
+    explicit path's extra cost is the growth of its ``N x N`` logits.  Returns one dict per window:
+    ``window, N, num_windows, explicit_s, fused_s, max_abs_diff`` and the :func:`attention_traffic`.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    rows = []
+    for window in windows:
+        N = int(torch.tensor(window).prod())
+        nW = max(1, total_tokens // N)
+        q, k, v = (torch.randn(nW, num_heads, N, head_dim, generator=gen) for _ in range(3))
+        bias = torch.randn(1, num_heads, N, N, generator=gen)  # (1, nH, N, N)
+        scale = head_dim**-0.5
+
+        def explicit(q=q, k=k, v=v, bias=bias, scale=scale):
+            return ((q * scale) @ k.transpose(-2, -1) + bias).softmax(-1) @ v  # (nW, nH, N, d)
+
+        def fused(q=q, k=k, v=v, bias=bias):
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+
+        times: dict[str, list[float]] = {"explicit": [], "fused": []}
+        with torch.inference_mode():
+            diff = (explicit() - fused()).abs().max().item()  # also the warm-up
+            for _ in range(reps):
+                for name, fn in (("explicit", explicit), ("fused", fused)):
+                    start = time.perf_counter()
+                    fn()
+                    times[name].append(time.perf_counter() - start)
+        traffic = attention_traffic(nW, num_heads, N, head_dim)
+        rows.append(
+            dict(
+                window=tuple(window),
+                N=N,
+                num_windows=nW,
+                explicit_s=statistics.median(times["explicit"]),
+                fused_s=statistics.median(times["fused"]),
+                max_abs_diff=diff,
+                explicit_bytes=traffic["explicit"],
+                fused_bytes=traffic["fused"],
+            )  # fmt: skip
+        )
+    return rows
 
 
 def torchvision_model(variant: str) -> nn.Module:
