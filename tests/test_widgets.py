@@ -22,6 +22,8 @@ from vswin_edu.widgets import (
 )
 from vswin_edu.widgets._base import READOUT_CLASS
 
+pytestmark = pytest.mark.filterwarnings("error")  # a widget update must not warn either
+
 GRID = dict(dhw=(4, 4, 4), window_size=(2, 2, 2), shift_size=(1, 1, 1))  # 8 windows of N=8
 
 
