@@ -159,6 +159,13 @@ def test_gradient_accumulation_matches_one_big_batch():
     torch.testing.assert_close(one(video), accumulated(video), atol=1e-4, rtol=0)
 
 
+def test_activation_checkpointing_changes_memory_not_results():
+    data = tiny_data()
+    plain = fit(TINY, data).model.state_dict()
+    recomputed = fit(replace(TINY, checkpoint_activations=True), data).model.state_dict()
+    assert_same_weights(plain, recomputed, atol=1e-6)
+
+
 def test_corrupted_checkpoint_is_named_and_nothing_is_overwritten(tmp_path):
     fit(replace(TINY, steps=2, out_dir=str(tmp_path)), tiny_data())
     good = tmp_path / "last.pt"
