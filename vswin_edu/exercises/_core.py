@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
+import textwrap
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -120,15 +122,21 @@ def check(id: str, answer: Any, *, verbose: bool = True) -> Report:
 def _is_stub(fn: Callable) -> bool:
     """A stub is a function whose whole body is ``return TODO`` (comments and docstring aside)."""
     try:
-        src = inspect.getsource(fn)
-    except (OSError, TypeError):
+        tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    except (OSError, TypeError, SyntaxError):
         return False
-    body = [
-        ln.strip()
-        for ln in src.splitlines()[1:]
-        if ln.strip() and not ln.strip().startswith(("#", '"""', "'''"))
-    ]
-    return body == ["return TODO"]
+    func = tree.body[0] if tree.body else None
+    if not isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
+        return False
+    body = func.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    return (
+        len(body) == 1
+        and isinstance(body[0], ast.Return)
+        and isinstance(body[0].value, ast.Name)
+        and body[0].value.id == "TODO"
+    )
 
 
 def hint(id: str) -> str:
