@@ -42,7 +42,7 @@ def changed_by(w, name, value):
 
 
 def test_every_widget_has_described_controls_a_readout_and_a_view():
-    for w in (WindowExplorer(dhw=(2, 4, 4), window_size=(1, 2)), RelPosExplorer()):
+    for w in (WindowExplorer(dhw=(2, 4, 4), window_size=(1, 2, 2)), RelPosExplorer()):
         assert w.controls and all(c.description for c in w.controls.values())
         assert READOUT_CLASS in w.readout._dom_classes
         assert w.figure is not None and w.image in w.widget.children and w.readout in w.widget.children
@@ -65,7 +65,7 @@ def test_lecture_mode_builds_bigger_widgets():
 
 
 def test_window_explorer_counts_windows():
-    w = WindowExplorer(dhw=(2, 4, 4), window_size=(1, 2))
+    w = WindowExplorer(dhw=(2, 4, 4), window_size=(1, 2, 2))
     assert w.state["num_windows"] == 8 and w.state["tokens_per_window"] == 4
     _, after = changed_by(w, "M", 4)
     assert after["num_windows"] == 2 and after["window"] == (1, 4, 4)
@@ -75,8 +75,15 @@ def test_window_explorer_counts_windows():
     assert w.controls["frame"].value is None and w.state["num_windows"] == 1
 
 
+def test_explorers_validate_their_starting_point():
+    with pytest.raises(ValueError, match="equal H and W sides"):
+        WindowExplorer(window_size=(2, 4, 3))
+    with pytest.raises(ValueError, match="fit the sliders"):
+        ShiftExplorer(dhw=(16, 56, 56))
+
+
 def test_shift_explorer_compares_cyclic_and_padding():
-    w = ShiftExplorer(dhw=(4, 4, 4), window_size=(2, 2))
+    w = ShiftExplorer(dhw=(4, 4, 4), window_size=(2, 2, 2))
     assert (w.state["windows_cyclic"], w.state["windows_padding"]) == (8, 27)
     assert w.state["origin_lands_at"] == (3, 3, 3) and w.state["regions"] == 27
     assert "27 windows" in w.readout.value
@@ -92,8 +99,8 @@ def test_strict_widgets_raise_callback_errors_and_show_them(monkeypatch):
     def broken(*args, **kwargs):
         raise RuntimeError("drawing failed")
 
-    strict = WindowExplorer(dhw=(2, 4, 4), window_size=(1, 2))
-    lenient = WindowExplorer(dhw=(2, 4, 4), window_size=(1, 2), strict=False)
+    strict = WindowExplorer(dhw=(2, 4, 4), window_size=(1, 2, 2))
+    lenient = WindowExplorer(dhw=(2, 4, 4), window_size=(1, 2, 2), strict=False)
     monkeypatch.setattr(viz, "plot_windows", broken)
     with pytest.raises(RuntimeError, match="drawing failed"):
         strict.controls["M"].value = 4

@@ -8,12 +8,14 @@ window counts of both methods in the readout.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from .. import viz
+from .._checks import triple
 from ..shift import region_ids
 from ..viz._draw import geometry, original_to_rolled
 from ._base import VizWidget, dropdown, int_slider, set_range, toggle
@@ -21,16 +23,27 @@ from ._base import VizWidget, dropdown, int_slider, set_range, toggle
 __all__ = ["WindowExplorer", "ShiftExplorer"]
 
 
-def _grid_controls(dhw: tuple[int, int, int], window: tuple[int, int]) -> dict[str, widgets.ValueWidget]:
-    D, H, W = dhw
-    P, M = window
-    return {
-        "T": int_slider("T (token frames)", D, 1, 8),
-        "H": int_slider("H (token rows)", H, 1, 16),
-        "W": int_slider("W (token cols)", W, 1, 16),
-        "P": int_slider("P (window frames)", P, 1, 8),
-        "M": int_slider("M (window side)", M, 1, 8),
-    }
+# Slider ranges: big enough to see every case (odd sizes, clamped windows), small enough to draw fast.
+SLIDER_MAX = {"T": 8, "H": 16, "W": 16, "P": 8, "M": 8}
+_LABELS = {
+    "T": "T (token frames)",
+    "H": "H (token rows)",
+    "W": "W (token cols)",
+    "P": "P (window frames)",
+    "M": "M (window side)",
+}
+
+
+def _grid_controls(dhw: Sequence[int], window_size: Sequence[int]) -> dict[str, widgets.ValueWidget]:
+    """Sliders T, H, W, P, M starting at a validated grid ``(D, H, W)`` and window ``(P, M, M)``."""
+    grid, (P, Mh, Mw) = triple(tuple(dhw), "dhw"), triple(window_size, "window_size")
+    if Mh != Mw:
+        raise ValueError(f"window_size must be (P, M, M) with equal H and W sides, got {(P, Mh, Mw)}")
+    start = dict(zip("THWPM", (*grid, P, Mh), strict=True))
+    too_big = {name: v for name, v in start.items() if v > SLIDER_MAX[name]}
+    if too_big:
+        raise ValueError(f"dhw and window_size must fit the sliders {SLIDER_MAX}, got {too_big}")
+    return {name: int_slider(_LABELS[name], v, 1, SLIDER_MAX[name]) for name, v in start.items()}
 
 
 def _frame_options(D: int) -> list[tuple[str, int | None]]:
@@ -46,13 +59,13 @@ class WindowExplorer(VizWidget):
 
     title = "Window explorer: a D x H x W token grid cut into P x M x M windows"
 
-    def __init__(self, dhw=(4, 8, 8), window_size=(2, 4), *, strict: bool = True) -> None:
+    def __init__(self, dhw=(4, 8, 8), window_size=(2, 4, 4), *, strict: bool = True) -> None:
         self._init = (tuple(dhw), tuple(window_size))
         super().__init__(strict=strict)
 
     def make_controls(self) -> dict[str, widgets.ValueWidget]:
         controls = _grid_controls(*self._init)
-        controls["frame"] = dropdown("frame", _frame_options(self._init[0][0]), None)
+        controls["frame"] = dropdown("frame", _frame_options(controls["T"].value), None)
         controls["view"] = dropdown("view", ["slices", "voxels"], "slices")
         return controls
 
@@ -102,7 +115,7 @@ class ShiftExplorer(VizWidget):
 
     title = "Shift explorer: cyclic shift vs naive padding"
 
-    def __init__(self, dhw=(4, 8, 8), window_size=(2, 4), *, strict: bool = True) -> None:
+    def __init__(self, dhw=(4, 8, 8), window_size=(2, 4, 4), *, strict: bool = True) -> None:
         self._init = (tuple(dhw), tuple(window_size))
         super().__init__(strict=strict)
 
@@ -111,7 +124,7 @@ class ShiftExplorer(VizWidget):
         controls["shift_t"] = toggle("shift T by P//2", True)
         controls["shift_h"] = toggle("shift H by M//2", True)
         controls["shift_w"] = toggle("shift W by M//2", True)
-        controls["frame"] = int_slider("frame", 0, 0, self._init[0][0] - 1)
+        controls["frame"] = int_slider("frame", 0, 0, controls["T"].value - 1)
         controls["view"] = dropdown("view", ["roll", "padding vs cyclic", "regions", "windows 3D"], "roll")
         return controls
 
