@@ -159,7 +159,7 @@ def test_collect_attention_rejects_batches(micro):
 
 def test_plot_multi_view_counts_views():
     fig = plot_multi_view(multi_view_indices(100, 4, 32, 2), 100, (240, 320), 224, 3)
-    assert "4 clips x 3 crops = 12 views" in fig._suptitle.get_text()
+    assert "4 clips x 3 crops = 12 views" in fig.get_suptitle()
     assert len(fig.axes[0].collections) == 4
 
 
