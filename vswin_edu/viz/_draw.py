@@ -109,7 +109,8 @@ def draw_cells(
     ``alpha`` (``H x W`` in [0, 1]) fades cells towards white, e.g. tokens that do not matter.
     """
     H, W = len(colors), len(colors[0])
-    rgb = np.array([[to_rgb(c) for c in row] for row in colors])  # (H, W, 3)
+    lut = {c: to_rgb(c) for row in colors for c in set(row)}
+    rgb = np.array([[lut[c] for c in row] for row in colors])  # (H, W, 3)
     if alpha is not None:
         rgb = 1.0 - alpha[..., None] * (1.0 - rgb)
     ax.imshow(rgb, interpolation="nearest", extent=(-0.5, W - 0.5, H - 0.5, -0.5))
@@ -136,6 +137,7 @@ def draw_cells(
                         va="center",
                         fontsize=size * style.figure_scale(),
                         color=style.text_color(colors[h][w]),
+                        in_layout=False,  # inside its cell: layout need not measure thousands of labels
                     )
     ax.set_xlim(-0.5, W - 0.5)
     ax.set_ylim(H - 0.5, -0.5)
@@ -161,7 +163,7 @@ def label_board(ax: Axes, H: int, W: int, title: str) -> None:
     ax.set_title(title)
     ax.set_xlabel("w")
     ax.set_ylabel("h")
-    step_w, step_h = max(1, W // 8), max(1, H // 8)
+    step_w, step_h = (1 if n <= 8 else -(-n // 6) for n in (W, H))  # every index on small boards
     ax.set_xticks(range(0, W, step_w))
     ax.set_yticks(range(0, H, step_h))
     ax.tick_params(length=0)

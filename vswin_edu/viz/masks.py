@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
@@ -47,6 +48,19 @@ from ._maskdata import (
 __all__ = ["plot_mask_matrix", "plot_attend_to", "plot_mask_diff", "resolve_mask"]
 
 _OUTSIDE = "#F2F2F2"  # tokens outside the query's window
+
+
+def _region_strips(ax, regions: list[int]) -> None:
+    """Each token's region colour (and hatch) along the top and the left of the matrix."""
+    for hatch in sorted({style.region_hatch(r) for r in regions}):
+        ks = [k for k, r in enumerate(regions) if style.region_hatch(r) == hatch]
+        rects = [Rectangle((k - 0.5, -2.0), 1, 1.2) for k in ks] + [
+            Rectangle((-2.0, k - 0.5), 1.2, 1) for k in ks
+        ]
+        colors = [style.region_color(regions[k]) for k in ks] * 2
+        ax.add_collection(
+            PatchCollection(rects, facecolors=colors, hatch=hatch or None, linewidth=0, clip_on=False)
+        )
 
 
 def _outline_row(ax, row: int, N: int) -> None:
@@ -93,10 +107,7 @@ def plot_mask_matrix(
     ax = axes[0, 0]
     colors = [[style.ALLOWED_COLOR if a else style.MASKED_COLOR for a in row] for row in allowed.tolist()]
     draw_cells(ax, colors)
-    for k, r in enumerate(regions.tolist()):
-        strip = dict(facecolor=style.region_color(r), hatch=style.region_hatch(r), linewidth=0, clip_on=False)
-        ax.add_patch(Rectangle((k - 0.5, -2.0), 1, 1.2, **strip))
-        ax.add_patch(Rectangle((-2.0, k - 0.5), 1.2, 1, **strip))
+    _region_strips(ax, regions.tolist())
     if sort_by_region:
         edges = [k for k in range(1, N) if regions[k] != regions[k - 1]]
         ax.hlines([e - 0.5 for e in edges], -0.5, N - 0.5, colors="#EE7733", linewidth=2)

@@ -60,6 +60,7 @@ def _heat(ax: Axes, values: np.ndarray, vmin: float, vmax: float, fmt: str | Non
                 va="center",
                 fontsize=7,
                 color="black" if v > mid else "white",
+                in_layout=False,
             )
     if mark is not None:
         box = Rectangle((mark[1] - 0.5, mark[0] - 0.5), 1, 1, fill=False, edgecolor="#EE3377", linewidth=3)

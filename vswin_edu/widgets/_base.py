@@ -36,7 +36,7 @@ LECTURE_CSS = (
 def png_bytes(fig: Figure) -> bytes:
     """The figure as PNG bytes (fixed dpi and metadata, so equal figures give equal bytes)."""
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=80, bbox_inches="tight", metadata={"Software": None})
+    fig.savefig(buffer, format="png", dpi=80, metadata={"Software": None})
     return buffer.getvalue()
 
 

@@ -81,11 +81,12 @@ class MaskDebugger(VizWidget):
     def make_controls(self) -> dict[str, widgets.ValueWidget]:
         (D, H, W), (P, M, _), (sd, sh, sw) = self._start.dhw, self._start.window, self._start.shift
         return {
-            "T": int_slider("T (token frames)", D, 1, 8),
-            "H": int_slider("H (token rows)", H, 1, 16),
-            "W": int_slider("W (token cols)", W, 1, 16),
-            "P": int_slider("P (window frames)", P, 1, 8),
-            "M": int_slider("M (window side)", M, 1, 8),
+            # the ranges grow to hold a larger starting grid (e.g. a real stage's 8x56x56)
+            "T": int_slider("T (token frames)", D, 1, max(8, D)),
+            "H": int_slider("H (token rows)", H, 1, max(16, H)),
+            "W": int_slider("W (token cols)", W, 1, max(16, W)),
+            "P": int_slider("P (window frames)", P, 1, max(8, P)),
+            "M": int_slider("M (window side)", M, 1, max(8, M)),
             "shift_t": int_slider("shift t", sd, 0, max(0, P - 1)),
             "shift_h": int_slider("shift h", sh, 0, max(0, M - 1)),
             "shift_w": int_slider("shift w", sw, 0, max(0, M - 1)),
