@@ -200,6 +200,9 @@ class WindowAttention3D(nn.Module):
         if return_attn:
             out, attn = self._explicit(x, bias, mask, p_drop)
             return self.proj_drop(self.proj(out)), attn
+        # the gathered bias is a permuted view of its table; the fused kernel would copy it on every
+        # call (every group of windows), so make it contiguous once
+        bias = bias.contiguous()  # (nH, N, N)
         if mask is None:
             out = self._fused(x, bias.unsqueeze(0), p_drop)  # (1, nH, N, N) bias for every window
         else:
@@ -235,9 +238,7 @@ class WindowAttention3D(nn.Module):
         """Windows ``(b, N, C)`` attended with one additive mask ``(1, nH, N, N)`` -> ``(b, N, C)``."""
         b, N, C = x.shape
         q, k, v = self._qkv(x)
-        attn_mask = attn_mask.to(
-            dtype=q.dtype, memory_format=torch.contiguous_format
-        )  # the bias is a permuted view
+        attn_mask = attn_mask.to(q.dtype)
         out = fused_attention(q, k, v, attn_mask, p_drop, self.scale)  # (b, nH, N, d)
         return out.transpose(1, 2).reshape(b, N, C)  # (b, N, C); the CPU kernel makes this a view
 
