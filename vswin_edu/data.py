@@ -144,7 +144,7 @@ class MovingShapes(Dataset):
         elif motion == "vertical":
             cy = cy + travel * (s - 0.5)
         elif motion == "scale":
-            half_h = half_w = side * (0.25 + 0.75 * s)  # from a dot to 1.5x side (square)
+            half_h = half_w = side * (0.25 + 0.75 * s)  # a square whose side grows from 0.5x to 2x
         else:  # rotate a 3:1 bar by a quarter turn; the bar's 180° symmetry keeps it unambiguous
             half_w = 1.5 * side + torch.zeros(T)
             angle = math.pi * u[4] + (math.pi / 2) * s

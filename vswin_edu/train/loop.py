@@ -229,21 +229,6 @@ def _fit(
     ckpt_every = config.checkpoint_every or steps_per_epoch
     ckpt_path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
 
-    def save() -> None:
-        if ckpt_path is not None:
-            state = {
-                "model": model.state_dict(),
-                "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(),
-                "scaler": scaler.state_dict(),
-                "rng": get_rng_state(),
-                "step": step,
-                "epoch": step // steps_per_epoch,
-                "config": config.to_dict(),
-                "history": rows,
-            }
-            save_checkpoint(ckpt_path, state)
-
     bar = tqdm(total=last, initial=step, desc="train", disable=not config.progress or rank != 0)
     start_time, seen = time.perf_counter(), [0.0, 0.0, 0.0]  # loss sum, correct, count since last row
     while step < last:
@@ -254,7 +239,7 @@ def _fit(
         loader = DataLoader(
             train_set,
             batch_size=micro,
-            sampler=_SkipSampler(sampler, skip * accum * micro),
+            sampler=_SkipSampler(sampler, skip * accum * micro),  # a resumed epoch skips seen batches
             num_workers=config.num_workers,
             drop_last=True,
             generator=seeded_generator(config.seed, epoch),  # worker seeds without touching the global RNG
@@ -300,8 +285,19 @@ def _fit(
                 seen = [0.0, 0.0, 0.0]
                 if out_dir is not None:
                     _write_logs(out_dir, rows, config)
-            if step % ckpt_every == 0 or step == last:
-                save()
+            if ckpt_path is not None and (step % ckpt_every == 0 or step == last):
+                state = {
+                    "model": model.state_dict(),
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(),
+                    "scaler": scaler.state_dict(),
+                    "rng": get_rng_state(),  # drop-path / dropout continue exactly where they were
+                    "step": step,
+                    "epoch": step // steps_per_epoch,
+                    "config": config.to_dict(),
+                    "history": rows,
+                }
+                save_checkpoint(ckpt_path, state)
             if step == last:
                 break
     bar.close()
