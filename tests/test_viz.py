@@ -120,6 +120,12 @@ def test_padding_vs_cyclic_counts_windows():
     fig = render(viz.plot_padding_vs_cyclic((4, 8, 8), (2, 4, 4), (1, 2, 2)))
     assert len(fig.axes) == 2
     assert "27" in fig.axes[0].get_title() and "= 8" in fig.axes[1].get_title()
+    right = fig.axes[1]  # original frame 0 sits in rolled frame 3: regular windows 4..7 of the 2nd slab
+    assert (
+        text_at(right, 0, 0) == "4"
+        and text_at(right, 7, 7) == "7"
+        and set(texts(right)) == {"4", "5", "6", "7"}
+    )
     assert "padding needs 27 windows, the cyclic shift keeps 8" in fig._suptitle.get_text().replace("\n", " ")
 
 

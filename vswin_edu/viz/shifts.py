@@ -29,7 +29,6 @@ from ._draw import (
     suptitle,
     token_number,
     window_ids_original,
-    window_ids_rolled,
 )
 
 __all__ = ["plot_cyclic_shift", "plot_padding_vs_cyclic", "plot_region_ids", "naive_window_counts"]
@@ -81,8 +80,14 @@ def plot_cyclic_shift(
     return fig
 
 
-def _numbered(position, ids, geo) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
-    """Colours, hatches and numbers of one board; ``position(h, w)`` gives the original token."""
+def _numbered(
+    position, ids, geo, number_tokens: bool = True
+) -> tuple[list[list[str]], list[list[str]], list[list[str]]]:
+    """Colours (window ids), hatches (wrapped tokens) and labels of one board.
+
+    ``position(h, w)`` gives the original token drawn in cell ``(h, w)``; it is labelled with its
+    token number, or with its window id when ``number_tokens`` is False.
+    """
     _, H, W = geo.padded
     colors, hatches, labels = [], [], []
     for h in range(H):
@@ -92,7 +97,7 @@ def _numbered(position, ids, geo) -> tuple[list[list[str]], list[list[str]], lis
             wrapped = p[1] < geo.shift[1] or p[2] < geo.shift[2]  # wraps round in h or w
             row_c.append(style.window_color(int(ids[p])))
             row_h.append(_WRAPPED_HATCH if wrapped else "")
-            row_l.append(str(token_number(p, geo.padded)))
+            row_l.append(str(token_number(p, geo.padded) if number_tokens else int(ids[p])))
         colors.append(row_c)
         hatches.append(row_h)
         labels.append(row_l)
@@ -149,15 +154,14 @@ def plot_padding_vs_cyclic(
     draw_borders(left, Hn, Wn, (wh, ww))
     n_naive, n_cyclic = int(np.prod(naive)), int(np.prod(cyclic))
     label_board(left, Hn, Wn, f"naive padding, frame {frame}\nnW = {_product(naive)} = {n_naive}")
-    D, H, W = geo.padded
-    ids = window_ids_rolled(geo.padded, geo.window)  # (D, H, W)
+    _, H, W = geo.padded
     rolled = original_to_rolled((frame, 0, 0), geo.shift, geo.padded)[0]
     colors, hatches, labels = _numbered(
         lambda h, w: rolled_to_original((rolled, h, w), geo.shift, geo.padded),
         window_ids_original(geo.padded, geo.window, geo.shift),
         geo,
+        number_tokens=False,
     )
-    labels = [[str(int(ids[rolled, h, w])) for w in range(W)] for h in range(H)]
     draw_cells(right, colors, hatches, labels)
     draw_borders(right, H, W, geo.window[1:])
     label_board(right, H, W, f"cyclic shift, rolled frame {rolled}\nnW = {_product(cyclic)} = {n_cyclic}")
