@@ -73,7 +73,7 @@ REGION_HATCHES: tuple[str, ...] = ("", "//", "..")
 
 ALLOWED_COLOR = "#DDEEFF"  # may attend
 MASKED_COLOR = "#222255"  # masked by the shifted-window mask
-WRONG_ALLOWED_COLOR = "#EE3377"  # a user mask lets through a pair the correct mask forbids
+WRONG_ALLOWED_COLOR = "#FFEE33"  # a user mask lets through a pair the correct mask forbids (warning yellow)
 WRONG_MASKED_COLOR = "#EE7733"  # a user mask forbids a pair the correct mask allows
 PAD_COLOR = "#DDDDDD"  # zero-padded tokens
 QUERY_COLOR = "#009988"  # outline of the query token / its mask row (visible on light and dark cells)

@@ -147,7 +147,7 @@ def plot_attend_to(
 
     Args:
         mask: draw the "may attend" row of this mask instead of the correct one; keys where it is
-            wrong are drawn like in :func:`plot_mask_diff` (pink ``xx`` = wrongly allowed, orange
+            wrong are drawn like in :func:`plot_mask_diff` (yellow ``xx`` = wrongly allowed, orange
             ``//`` = wrongly masked).
 
     Returns:
@@ -196,7 +196,7 @@ def plot_attend_to(
         source = "dark dotted = masked"
     else:
         wrong = int((allowed != correct).sum())
-        source = f"your mask, {wrong} wrong keys (pink xx = wrongly allowed, orange // = wrongly masked)"
+        source = f"your mask, {wrong} wrong keys (yellow xx = wrongly allowed, orange // = wrongly masked)"
     suptitle(
         fig,
         f"query {query} -> rolled {q_rolled}, window {k}, token {i}, region {q_region}: "
@@ -217,7 +217,7 @@ def plot_mask_diff(
     """Where ``user_mask`` differs from the correct shifted-window mask, for one window.
 
     Entries both masks agree on are light (attend) or dark (masked); a pair the user lets through
-    but the correct mask forbids is pink and cross-hatched, a pair the user masks but should allow
+    but the correct mask forbids is yellow and cross-hatched, a pair the user masks but should allow
     is orange and striped.  The title counts the wrong entries over all windows and names the
     first one in ``(t, h, w)`` video coordinates with region ids
     (:func:`vswin_edu.reference.mask_mismatches`).
