@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 from torch import nn
+from torch.autograd.function import once_differentiable
 
 from ._checks import triple
 from .relpos import RelativePositionBias3D
@@ -84,18 +85,21 @@ class FusedAttentionFunction(torch.autograd.Function):
         return out
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_out):
         q, k, v, mask, out, lse = ctx.saved_tensors
         dtype = q.dtype
         work = torch.promote_types(dtype, torch.float32)  # a bf16/fp16 backward runs in fp32
         q, k, v, out, grad_out = (t.to(work) for t in (q, k, v, out, grad_out))
-        logits = (q @ k.transpose(-2, -1)) * ctx.scale + mask.to(work)  # (b, nH, N, N)
-        p = torch.exp(logits - lse.to(work).unsqueeze(-1))  # the softmax, recomputed
+        q_scaled = q * ctx.scale
+        # P = exp(S - L) with S = scale Q K^T + M, recomputed; in place, since every pass over an
+        # (N, N) matrix costs memory traffic (the point of the fused kernel)
+        p = (q_scaled @ k.transpose(-2, -1)).add_(mask.to(work)).sub_(lse.to(work).unsqueeze(-1)).exp_()
         grad_v = p.transpose(-2, -1) @ grad_out  # (b, nH, N, d)
         row = (grad_out * out).sum(-1, keepdim=True)  # (b, nH, N, 1)
-        grad_s = p * (grad_out @ v.transpose(-2, -1) - row)  # (b, nH, N, N) gradient of the logits
-        grad_q = (grad_s @ k) * ctx.scale  # (b, nH, N, d)
-        grad_k = (grad_s.transpose(-2, -1) @ q) * ctx.scale  # (b, nH, N, d)
+        grad_s = (grad_out @ v.transpose(-2, -1)).sub_(row).mul_(p)  # (b, nH, N, N) gradient of S
+        grad_q = grad_s @ (k * ctx.scale)  # (b, nH, N, d)
+        grad_k = grad_s.transpose(-2, -1) @ q_scaled  # (b, nH, N, d)
         grad_mask = grad_s.sum_to_size(mask.shape).to(mask.dtype) if ctx.needs_input_grad[3] else None
         return grad_q.to(dtype), grad_k.to(dtype), grad_v.to(dtype), grad_mask, None
 
