@@ -232,9 +232,10 @@ def plot_mask_diff(
     """
     geo = geometry(dhw, window_size, shift_size)
     got = resolve_mask(user_mask, geo)  # (nW, N, N)
-    records = mask_mismatches(got, geo.padded, geo.window, geo.shift)
+    wrong = got != allowed_pairs(None, geo)  # (nW, N, N) counted here, only the first one named
+    first = mask_mismatches(got, geo.padded, geo.window, geo.shift, limit=1)
     if window_index is None:
-        window_index = records[0].window if records else 0
+        window_index = first[0].window if first else 0
     check_window(geo, window_index)
     check_token(geo, query_index)
     expected = allowed_pairs(None, geo)[window_index]  # (N, N)
@@ -253,11 +254,10 @@ def plot_mask_diff(
         _outline_row(ax, query_index, N)
     ax.set_xlabel("key j")
     ax.set_ylabel("query i")
-    in_window = sum(r.window == window_index for r in records)
-    if records:
+    if first:
         head = (
-            f"{len(records)} wrong entries ({in_window} in window {window_index}); "
-            f"first: {records[0].describe()}"
+            f"{int(wrong.sum())} wrong entries ({int(wrong[window_index].sum())} in window {window_index}); "
+            f"first: {first[0].describe()}"
         )
     else:
         head = f"your mask is correct on all {geo.num_windows} windows"

@@ -158,10 +158,12 @@ class MaskDebugger(VizWidget):
         if self.user_mask is not None:
             user, results["diff_error"] = self._user_allowed(geo)
         if user is not None:
-            records = mask_mismatches(user, dhw, window, shift)
-            results["mismatches"] = len(records)
-            results["first_mismatch"] = records[0] if records else None
-            results["query_mismatches"] = [keys[r.j] for r in records if r.window == k and r.i == i]
+            first = mask_mismatches(user, dhw, window, shift, limit=1)  # named in words; the rest counted
+            results["mismatches"] = int((user != correct).sum())
+            results["first_mismatch"] = first[0] if first else None
+            results["query_mismatches"] = [
+                keys[j] for j in (user[k, i] != correct[k, i]).nonzero()[:, 0].tolist()
+            ]
         if values["diff"] and user is not None:
             shown = user
         elif not values["mask_on"]:  # "isn't the mask redundant?": show the pairs it removes
