@@ -117,6 +117,9 @@ def test_padding_vs_cyclic_counts_windows():
     assert viz.naive_window_counts((4, 8, 8), (2, 4, 4), (1, 2, 2)) == ((3, 3, 3), (2, 2, 2))
     assert viz.naive_window_counts((4, 6, 6), (2, 4, 4), (1, 2, 2)) == ((3, 2, 2), (2, 2, 2))
     assert viz.naive_window_counts((4, 8, 8), (2, 4, 4), (0, 2, 0)) == ((2, 3, 2), (2, 2, 2))
+    # windows start at s + k*w: w - s = 4 tokens of padding in front when w = 7, s = 3 (not s = 3)
+    assert viz.naive_window_counts((4, 11, 11), (2, 7, 7), (1, 3, 3)) == ((3, 3, 3), (2, 2, 2))
+    assert viz.naive_window_counts((16, 56, 56), (8, 7, 7), (4, 3, 3)) == ((3, 9, 9), (2, 8, 8))  # 243 vs 128
     fig = render(viz.plot_padding_vs_cyclic((4, 8, 8), (2, 4, 4), (1, 2, 2)))
     assert len(fig.axes) == 2
     assert "27" in fig.axes[0].get_title() and "= 8" in fig.axes[1].get_title()

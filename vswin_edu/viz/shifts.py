@@ -109,15 +109,22 @@ def naive_window_counts(
 ) -> tuple[tuple[int, int, int], tuple[int, int, int]]:
     """Windows per axis without the roll (naive padding) and with it (cyclic shift).
 
-    Displacing the windows by ``s`` leaves partial windows at both ends, ``ceil((L + s) / w)`` per
-    axis once padded; the cyclic shift keeps ``ceil(L / w)``.  Uses the effective window.
+    The displaced windows start at ``s + k*w`` (the windows the cyclic shift lines up), so without
+    the roll the axis needs ``w - s`` padding in front: ``ceil((L - s) / w) + 1`` windows per shifted
+    axis (``ceil(L / w)`` when ``s = 0``); the cyclic shift keeps ``ceil(L / w)``.  Uses the
+    effective window.
 
     Returns:
         ``(naive, cyclic)`` windows per axis ``(D, H, W)``.
     """
     geo = geometry(dhw, window_size, shift_size)
-    naive = tuple(-(-(n + s) // w) for n, w, s in zip(geo.dhw, geo.window, geo.shift, strict=True))
+    naive = tuple(-(-(n + f) // w) for n, w, f in zip(geo.dhw, geo.window, _front_pad(geo), strict=True))
     return naive, geo.window_grid  # type: ignore[return-value]
+
+
+def _front_pad(geo) -> tuple[int, int, int]:
+    """Padding in front of each axis that aligns naive windows with the shifted ones: ``(w - s) % w``."""
+    return tuple((w - s) % w for w, s in zip(geo.window, geo.shift, strict=True))  # type: ignore[return-value]
 
 
 def plot_padding_vs_cyclic(
@@ -125,8 +132,8 @@ def plot_padding_vs_cyclic(
 ) -> Figure:
     """Naive padding vs cyclic shift, side by side, with the window counts in the titles.
 
-    Left: the shifted windows without the roll — the grid is padded by ``s`` in front and up to a
-    window multiple behind (hatched grey), and every shifted axis gains a slab of windows.
+    Left: the shifted windows without the roll — the grid is padded by ``w - s`` in front and up to
+    a window multiple behind (hatched grey), and a shifted axis usually gains a slab of windows.
     Right: the rolled grid, where the same shifted windows are regular windows again and the count
     stays ``ceil(D/P) ceil(H/M) ceil(W/M)``.
 
@@ -137,19 +144,19 @@ def plot_padding_vs_cyclic(
     (frame,) = frames_to_show(geo.dhw[0], frame)
     naive, cyclic = naive_window_counts(dhw, window_size, shift_size)
     _, wh, ww = geo.window
-    _, sh, sw = geo.shift
+    fd, fh, fw = _front_pad(geo)
     Hn, Wn = naive[1] * wh, naive[2] * ww  # the naively padded board
     fig, axes = new_figure(1, 2, board_size(max(Hn, geo.padded[1]), max(Wn, geo.padded[2])))
     left, right = axes[0]
     colors = [[style.PAD_COLOR] * Wn for _ in range(Hn)]
     hatches = [["xx"] * Wn for _ in range(Hn)]
     labels = [[""] * Wn for _ in range(Hn)]
-    t_slab = (frame + geo.shift[0]) // geo.window[0]
+    t_slab = (frame + fd) // geo.window[0]
     for h in range(geo.dhw[1]):
         for w in range(geo.dhw[2]):
-            i = (t_slab * naive[1] + (h + sh) // wh) * naive[2] + (w + sw) // ww
-            colors[h + sh][w + sw], hatches[h + sh][w + sw] = style.window_color(i), ""
-            labels[h + sh][w + sw] = str(i)
+            i = (t_slab * naive[1] + (h + fh) // wh) * naive[2] + (w + fw) // ww
+            colors[h + fh][w + fw], hatches[h + fh][w + fw] = style.window_color(i), ""
+            labels[h + fh][w + fw] = str(i)
     draw_cells(left, colors, hatches, labels)
     draw_borders(left, Hn, Wn, (wh, ww))
     n_naive, n_cyclic = int(np.prod(naive)), int(np.prod(cyclic))
