@@ -66,6 +66,8 @@ def test_cli_help_documents_every_option(capsys):
     for option in ("--variant", "--batch", "--frames", "--size", "--device", "--dtype", "--mode",
                    "--reps", "--warmup", "--compile", "--threads", "--json"):  # fmt: skip
         assert option in out
+    for name in set(BenchResult.__dataclass_fields__) | set(Timing.__dataclass_fields__):
+        assert name in out, name  # every JSON field is documented
 
 
 def test_attention_traffic_counts_the_logit_passes():

@@ -355,6 +355,24 @@ def format_table(result: BenchResult) -> str:
     return "\n".join(lines)
 
 
+JSON_FIELDS = """--json fields:
+  config          the arguments of this run
+  machine         platform, processor, cpu_capability, threads, torch, torchvision, python,
+                  load_avg_1min (and gpu on CUDA)
+  flops_per_step  analytic FLOPs of one step (forward: 2 x MACs x batch; train: 3 x that)
+  ours, torchvision
+                  times_s (every timed repetition), median_s, min_s, max_s, spread ((max-min)/median),
+                  clips_per_s, tflops (achieved), peak_mem_mb (CUDA max_memory_allocated; CPU peak RSS
+                  increase during a step)
+  speedup         median over repetitions of torchvision time / our time
+  max_abs_diff    max |logits ours - logits torchvision| on the same clip, eval mode
+  compile_s       with --compile: the first (compiling) call of each model, in seconds"""
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Show defaults, and keep the line breaks of the --json field list."""
+
+
 def main(argv: list[str] | None = None) -> BenchResult:
     parser = argparse.ArgumentParser(
         prog="python -m vswin_edu.bench",
@@ -362,7 +380,8 @@ def main(argv: list[str] | None = None) -> BenchResult:
         + " Prints a table (or JSON) with the median and spread of the step time of both models, "
         "clips/s, achieved TFLOP/s (analytic FLOPs from vswin_edu.complexity), peak memory, the "
         "speed-up and the max-abs-diff of their logits.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
+        epilog=JSON_FIELDS,
     )
     parser.add_argument("--variant", default="t", choices=sorted(PRESETS), help="model preset")
     parser.add_argument("--batch", type=int, default=1, help="clips per step")
@@ -378,7 +397,7 @@ def main(argv: list[str] | None = None) -> BenchResult:
     parser.add_argument("--warmup", type=int, default=1, help="untimed repetitions per model first")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile both models first (minutes on a CPU for Swin-T)")  # fmt: skip
-    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (unset: torch's)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the weights and the input clip")
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     args = parser.parse_args(argv)
