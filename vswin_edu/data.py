@@ -37,7 +37,8 @@ __all__ = [
 ]
 
 # name -> (motion, reversed). The second class of every pair plays the first one backwards, so
-# for the same sample parameters both clips hold the same frames in opposite order.
+# for the same sample parameters both clips hold the same frames in opposite order (up to float
+# rounding, ~1e-6).
 SHAPE_CLASSES: dict[str, tuple[str, bool]] = {
     "left": ("horizontal", True),
     "right": ("horizontal", False),  # x grows over time
