@@ -105,7 +105,9 @@ class RelativePositionBias3D(nn.Module):
             return self.relative_position_index
         key = (window, table.device)
         if key not in self._index_cache:
-            self._index_cache[key] = relative_position_index(window, self.window_size).to(table.device)
+            # a normal tensor even when first built under inference_mode, so training can reuse it
+            with torch.inference_mode(False):
+                self._index_cache[key] = relative_position_index(window, self.window_size).to(table.device)
         return self._index_cache[key]
 
     def forward(self, window_size: Sequence[int] | None = None) -> torch.Tensor:
