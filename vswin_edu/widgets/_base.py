@@ -88,7 +88,8 @@ class VizWidget:
         self.figure: Figure | None = None
         self.controls: dict[str, widgets.ValueWidget] = self.make_controls()
         self.image = widgets.Image(format="png", layout=widgets.Layout(width=style.widget_width()))
-        self.readout = widgets.HTML(layout=widgets.Layout(width=style.widget_width()))
+        # height "auto": an HTML widget is one line high by default, which hides a multi-line readout
+        self.readout = widgets.HTML(layout=widgets.Layout(width=style.widget_width(), height="auto"))
         self.readout.add_class(READOUT_CLASS)
         box = widgets.Layout(flex_flow="row wrap", width=style.widget_width())
         header = widgets.HTML(f"<b>{html.escape(self.title)}</b>")
@@ -167,7 +168,10 @@ class VizWidget:
         self.figure = fig
         self.image.value = png_bytes(fig)
         lines = "<br>".join(html.escape(line) for line in self.readout_lines(self.state))
-        self.readout.value = f'<div style="font-size: {style.readout_font_size()}">{lines}</div>'
+        self.readout.value = (
+            f'<div style="font-size: {style.readout_font_size()}; line-height: 1.4; white-space: normal">'
+            f"{lines}</div>"
+        )
 
     def _ipython_display_(self) -> None:
         from IPython.display import display
