@@ -1,14 +1,17 @@
 """``python -m vswin_edu.bench`` runs end to end on a tiny config and reports what it documents."""
 
 import json
+import threading
 from dataclasses import asdict
 
 import pytest
+import torch
 from matplotlib.figure import Figure
 
 from vswin_edu.bench import (
     BenchResult,
     Timing,
+    _PeakRss,
     attention_traffic,
     format_table,
     main,
@@ -92,3 +95,12 @@ def test_time_attention_core_and_its_plots():
         plot_attention_core(rows[:1])
     with pytest.raises(ValueError, match="results"):
         plot_benchmark([{"ours": {}}])
+
+
+def test_peak_rss_is_measured_by_the_kernel_without_a_sampling_thread():
+    threads = threading.active_count()
+    with _PeakRss() as rss:
+        assert threading.active_count() == threads  # nothing runs beside the timed step
+        block = torch.ones(50_000_000)  # 200 MB, touched
+        del block
+    assert rss.peak_mb is not None and 150 < rss.peak_mb < 400

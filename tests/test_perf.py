@@ -8,7 +8,7 @@ import torch
 
 import vswin_edu.shift as shift_mod
 from vswin_edu.attention import FusedAttentionFunction, WindowAttention3D
-from vswin_edu.block import VideoSwinBlock
+from vswin_edu.block import Mlp, VideoSwinBlock, token_order
 from vswin_edu.model import video_swin_micro
 from vswin_edu.shift import (
     cached_shifted_window_mask,
@@ -16,6 +16,7 @@ from vswin_edu.shift import (
     group_windows_by_mask,
     shifted_window_groups,
     shifted_window_mask,
+    sorted_by_pattern,
 )
 from vswin_edu.windows import window_partition
 
@@ -163,3 +164,64 @@ def test_masks_cached_under_inference_mode_serve_training():
         block.eval()(x)
     block.train()(x).sum().backward()  # would fail if the cached mask were an inference tensor
     assert block.attn.relpos.relative_position_bias_table.grad is not None
+
+
+@pytest.mark.parametrize("mask_shape", ["shared", "per_window", "2d"])
+def test_fused_backward_in_chunks_equals_autograd(monkeypatch, mask_shape):
+    """Several chunks in the backward (tiny chunk budget), masked -100 logits (the floored exp), and
+    masks broadcast over windows, given per window, or one (N, N) mask for all windows and heads."""
+    import vswin_edu.attention as attention_mod
+
+    monkeypatch.setattr(attention_mod, "BACKWARD_CHUNK_BYTES", 1)  # one window per chunk
+    b, nH, N, d = 5, 2, 8, 4
+    q, k, v = (torch.randn(b, nH, N, d, requires_grad=True) for _ in range(3))
+    shape = {"shared": (1, nH, N, N), "per_window": (b, nH, N, N), "2d": (N, N)}[mask_shape]
+    mask = torch.randn(shape) + torch.where(torch.rand(shape) < 0.3, -100.0, 0.0)
+    mask.diagonal(dim1=-2, dim2=-1).zero_()  # every query may attend to itself
+    mask.requires_grad_()
+    scale = d**-0.5
+    out = FusedAttentionFunction.apply(q, k, v, mask, scale)
+    explicit = ((q @ k.transpose(-2, -1)) * scale + mask).softmax(-1) @ v
+    torch.testing.assert_close(out, explicit)
+    g = torch.randn_like(out)
+    ours = torch.autograd.grad(out, (q, k, v, mask), g)
+    want = torch.autograd.grad(explicit, (q, k, v, mask), g)
+    for a, e, name in zip(ours, want, "qkvm", strict=True):
+        assert a.shape == e.shape, name
+        torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-6, msg=name)
+
+
+def test_windows_sorted_by_pattern_are_slices():
+    raster = shifted_window_groups((16, 56, 56), (8, 7, 7), (4, 3, 3))
+    assert not raster.in_order and raster.sizes == tuple(len(w) for w in raster.windows)
+    assert torch.equal(raster.order[raster.inverse], torch.arange(raster.num_windows))
+    in_order = sorted_by_pattern(raster)
+    assert in_order.in_order and in_order.sizes == raster.sizes
+    assert torch.equal(torch.cat(in_order.windows), torch.arange(raster.num_windows))
+    assert torch.equal(in_order.masks, raster.masks)
+
+
+def test_block_gathers_windows_sorted_by_pattern():
+    """token_order(by_mask_pattern=True) puts the windows of every mask pattern next to each other."""
+    dhw, window, shift = (4, 12, 12), (2, 4, 4), (1, 2, 2)
+    N = 2 * 4 * 4
+    plain, _ = token_order(dhw, window, shift, CPU)
+    grouped, inverse = token_order(dhw, window, shift, CPU, by_mask_pattern=True)
+    groups = shifted_window_groups(dhw, window, shift)
+    assert torch.equal(grouped.view(-1, N), plain.view(-1, N)[groups.order])
+    assert torch.equal(grouped[inverse], torch.arange(4 * 12 * 12))
+
+
+def test_mlp_in_token_chunks_equals_all_tokens(monkeypatch):
+    import vswin_edu.block as block_mod
+
+    mlp = Mlp(8, 32)
+    x = torch.randn(2, 3, 5, 7, 8, requires_grad=True)  # 210 tokens
+    whole = mlp(x)
+    grads_whole = torch.autograd.grad(whole.square().sum(), (x, mlp.fc1.weight))
+    monkeypatch.setattr(block_mod, "MLP_CHUNK_TOKENS", 16)  # 14 chunks, the last one short
+    chunked = mlp(x)
+    grads_chunked = torch.autograd.grad(chunked.square().sum(), (x, mlp.fc1.weight))
+    torch.testing.assert_close(chunked, whole)
+    for a, e in zip(grads_chunked, grads_whole, strict=True):
+        torch.testing.assert_close(a, e)

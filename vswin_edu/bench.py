@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import statistics
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,7 +46,7 @@ class Timing:
     spread: float  # (max - min) / median over the timed repetitions
     clips_per_s: float
     tflops: float  # achieved TFLOP/s: analytic FLOPs of the step / median time
-    peak_mem_mb: float  # CUDA: max_memory_allocated; CPU: peak RSS increase during a step
+    peak_mem_mb: float | None  # CUDA: max_memory_allocated; CPU (Linux): peak RSS increase in a step
 
 
 @dataclass
@@ -163,33 +162,37 @@ def model_pair(variant: str) -> tuple[nn.Module, nn.Module]:
     return ours, theirs
 
 
+def _status_mb(field: str) -> float:
+    """A memory figure of this process from ``/proc/self/status`` (Linux), in MB."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024  # the kernel reports kB
+    raise KeyError(field)
+
+
 class _PeakRss:
-    """Peak resident memory of this process during a ``with`` block, above the level at its start."""
+    """Peak resident memory of this process during a ``with`` block, above the level at its start.
 
-    def __init__(self, interval_s: float = 0.002) -> None:
-        self.interval_s = interval_s
-        self.peak_mb = 0.0
+    Linux tracks the peak itself (``VmHWM``) and lets a process reset it to the current level (write
+    ``5`` to ``/proc/self/clear_refs``), so the figure is exact and nothing runs beside the timed step
+    (a thread polling the RSS would take CPU time from it).  Elsewhere ``peak_mb`` stays None.
+    """
 
-    @staticmethod
-    def _rss_mb() -> float:
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
-
-    def _watch(self) -> None:
-        while not self._done.is_set():
-            self.peak_mb = max(self.peak_mb, self._rss_mb() - self._start)
-            time.sleep(self.interval_s)
+    peak_mb: float | None = None
 
     def __enter__(self) -> _PeakRss:
-        self._start, self._done = self._rss_mb(), threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
+        try:
+            with open("/proc/self/clear_refs", "w") as f:
+                f.write("5")
+            self._start = _status_mb("VmRSS")
+        except (OSError, KeyError):
+            self._start = None
         return self
 
     def __exit__(self, *exc) -> None:
-        self._done.set()
-        self._thread.join()
-        self.peak_mb = max(self.peak_mb, self._rss_mb() - self._start)
+        if self._start is not None:
+            self.peak_mb = _status_mb("VmHWM") - self._start
 
 
 def make_step(model: nn.Module, mode: str, video: torch.Tensor, dtype: torch.dtype) -> Callable[[], None]:
@@ -217,8 +220,8 @@ def make_step(model: nn.Module, mode: str, video: torch.Tensor, dtype: torch.dty
     return step
 
 
-def _measure(step: Callable[[], None], device: torch.device) -> tuple[float, float]:
-    """Seconds and peak memory (MB) of one step."""
+def _measure(step: Callable[[], None], device: torch.device) -> tuple[float, float | None]:
+    """Seconds and peak memory (MB; None where it cannot be measured) of one step."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -233,7 +236,7 @@ def _measure(step: Callable[[], None], device: torch.device) -> tuple[float, flo
     return seconds, rss.peak_mb
 
 
-def _timing(times: list[float], mems: list[float], batch: int, flops: int) -> Timing:
+def _timing(times: list[float], mems: list[float | None], batch: int, flops: int) -> Timing:
     med = statistics.median(times)
     return Timing(
         times_s=[round(t, 5) for t in times],
@@ -243,7 +246,7 @@ def _timing(times: list[float], mems: list[float], batch: int, flops: int) -> Ti
         spread=(max(times) - min(times)) / med,
         clips_per_s=batch / med,
         tflops=flops / med / 1e12,
-        peak_mem_mb=max(mems),
+        peak_mem_mb=None if None in mems else max(mems),
     )
 
 
@@ -299,7 +302,7 @@ def run(
         for name, step in steps.items():
             compile_s[name] = _measure(step, dev)[0]
     times: dict[str, list[float]] = {"ours": [], "torchvision": []}
-    mems: dict[str, list[float]] = {"ours": [], "torchvision": []}
+    mems: dict[str, list[float | None]] = {"ours": [], "torchvision": []}
     for r in range(warmup + reps):
         order = ("ours", "torchvision") if r % 2 == 0 else ("torchvision", "ours")  # ABBA
         for name in order:
@@ -339,9 +342,10 @@ def format_table(result: BenchResult) -> str:
     ]
     for name in ("ours", "torchvision"):
         t: Timing = getattr(result, name)
+        peak = "n/a" if t.peak_mem_mb is None else f"{t.peak_mem_mb:.0f}"
         lines.append(
             f"{name:<12} {t.median_s:9.3f} {t.min_s:8.3f} {t.max_s:8.3f} {t.spread:7.0%} "
-            f"{t.clips_per_s:8.2f} {t.tflops:8.3f} {t.peak_mem_mb:13.0f}"
+            f"{t.clips_per_s:8.2f} {t.tflops:8.3f} {peak:>13}"
         )
     lines += [
         "",
@@ -363,7 +367,7 @@ JSON_FIELDS = """--json fields:
   ours, torchvision
                   times_s (every timed repetition), median_s, min_s, max_s, spread ((max-min)/median),
                   clips_per_s, tflops (achieved), peak_mem_mb (CUDA max_memory_allocated; CPU peak RSS
-                  increase during a step)
+                  increase during a step, from Linux's VmHWM; null elsewhere)
   speedup         median over repetitions of torchvision time / our time
   max_abs_diff    max |logits ours - logits torchvision| on the same clip, eval mode
   compile_s       with --compile: the first (compiling) call of each model, in seconds"""

@@ -114,8 +114,10 @@ class RelativePositionBias3D(nn.Module):
         """Bias ``B`` of shape ``(nH, N, N)`` for the (effective) window."""
         index = self.index(window_size)  # (N, N)
         N = index.shape[0]
-        bias = self.relative_position_bias_table[index.reshape(-1)]  # (N*N, nH)
-        return bias.reshape(N, N, self.num_heads).permute(2, 0, 1)  # (nH, N, N)
+        # gathered head by head from the transposed table, so B comes out contiguous (nH, N, N);
+        # the backward pass (a scatter-add into the table) is then also fast
+        bias = self.relative_position_bias_table.t().index_select(1, index.reshape(-1))  # (nH, N*N)
+        return bias.view(self.num_heads, N, N)  # (nH, N, N)
 
     def extra_repr(self) -> str:
         rows = table_size(self.window_size)

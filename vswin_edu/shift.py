@@ -145,6 +145,42 @@ class WindowGroups(NamedTuple):
     windows: tuple[torch.Tensor, ...]  # per group, LongTensor (g,): the windows with this pattern
     masks: torch.Tensor  # (G, N, N): the additive mask pattern shared by each group
     num_windows: int  # nW, all groups together
+    order: torch.Tensor  # (nW,): the windows group after group, torch.cat(windows)
+    inverse: torch.Tensor  # (nW,): order.argsort(), back to the windows' own order
+    sizes: tuple[int, ...]  # windows per group
+    in_order: bool  # the windows already come group after group (order is 0, 1, ..., nW-1)
+
+
+def make_window_groups(
+    windows: Sequence[Sequence[int]], masks: torch.Tensor, num_windows: int
+) -> WindowGroups:
+    """:class:`WindowGroups` from the window numbers of each group and their patterns ``(G, N, N)``.
+
+    Plain ints in, so that nothing here depends on tensor values (``torch.compile`` traces it).
+    """
+    order = [w for members in windows for w in members]
+    in_order = order == list(range(len(order)))
+    order_t = torch.tensor(order, dtype=torch.long)
+    return WindowGroups(
+        windows=tuple(torch.tensor(members, dtype=torch.long) for members in windows),
+        masks=masks,
+        num_windows=num_windows,
+        order=order_t,
+        inverse=order_t.argsort(),
+        sizes=tuple(len(members) for members in windows),
+        in_order=in_order,
+    )
+
+
+def sorted_by_pattern(groups: WindowGroups) -> WindowGroups:
+    """The same groups for windows that were sorted by ``groups.order``: each group one run of windows.
+
+    The block sorts its windows this way while it gathers them (:func:`vswin_edu.block.token_order`),
+    so that attention takes every group as one slice, with no reordering of its own.
+    """
+    starts = itertools.accumulate(groups.sizes[:-1], initial=0)
+    windows = [range(start, start + size) for start, size in zip(starts, groups.sizes, strict=True)]
+    return make_window_groups(windows, groups.masks, groups.num_windows)
 
 
 def shifted_window_groups(
@@ -168,9 +204,8 @@ def shifted_window_groups(
     for i, position in enumerate(itertools.product(*(range(n) for n in counts))):  # raster order
         last = tuple(s > 0 and p == n - 1 for p, n, s in zip(position, counts, shift, strict=True))
         groups.setdefault(last, []).append(i)
-    windows = tuple(torch.tensor(members) for members in groups.values())
     first = [members[0] for members in groups.values()]
-    return WindowGroups(windows, mask[first], mask.shape[0])  # masks (G, N, N)
+    return make_window_groups(list(groups.values()), mask[first], mask.shape[0])  # masks (G, N, N)
 
 
 def group_windows_by_mask(mask: torch.Tensor) -> WindowGroups:
@@ -184,8 +219,8 @@ def group_windows_by_mask(mask: torch.Tensor) -> WindowGroups:
         raise ValueError(f"mask must have shape (nW, N, N), got {tuple(mask.shape)}")
     nW, N, _ = mask.shape
     patterns, which = torch.unique(mask.reshape(nW, N * N), dim=0, return_inverse=True)  # (G, N*N), (nW,)
-    windows = tuple((which == g).nonzero().flatten() for g in range(patterns.shape[0]))
-    return WindowGroups(windows, patterns.view(-1, N, N), nW)
+    windows = [(which == g).nonzero().flatten().tolist() for g in range(patterns.shape[0])]
+    return make_window_groups(windows, patterns.view(-1, N, N), nW)
 
 
 @lru_cache(maxsize=128)
@@ -195,8 +230,17 @@ def cached_window_groups(
     shift_size: tuple[int, int, int],
     device: torch.device,
     dtype: torch.dtype,
+    sorted_windows: bool = False,
 ) -> WindowGroups:
-    """:func:`shifted_window_groups` built once per (padded grid, window, shift, device, dtype)."""
+    """:func:`shifted_window_groups` built once per (padded grid, window, shift, device, dtype);
+    with ``sorted_windows``, for windows already sorted by pattern (:func:`sorted_by_pattern`)."""
     with torch.inference_mode(False):  # like the mask: usable by inference and training alike
-        windows, masks, nW = shifted_window_groups(dhw, window_size, shift_size)
-        return WindowGroups(tuple(w.to(device) for w in windows), masks.to(device=device, dtype=dtype), nW)
+        groups = shifted_window_groups(dhw, window_size, shift_size)
+        if sorted_windows:
+            groups = sorted_by_pattern(groups)
+        return groups._replace(
+            windows=tuple(w.to(device) for w in groups.windows),
+            masks=groups.masks.to(device=device, dtype=dtype),
+            order=groups.order.to(device),
+            inverse=groups.inverse.to(device),
+        )
