@@ -35,9 +35,17 @@ def test_global_vs_window_attention_formulas():
     assert msa_macs(L, C) / wmsa_macs(L, C, N) > 40  # global attention is ~48x the cost here
 
 
-@pytest.mark.parametrize("thw", [(16, 32, 32), (6, 40, 52)])
-def test_analytic_flops_equal_flop_counter(thw):
-    model = build("micro").eval()
+@pytest.mark.parametrize(
+    "thw, ablation",
+    [
+        ((16, 32, 32), {}),
+        ((6, 40, 52), {}),
+        ((16, 32, 32), {"attention": "factorised"}),
+        ((6, 40, 52), {"attention": "factorised", "shift_size": (0, 2, 2)}),
+    ],
+)
+def test_analytic_flops_equal_flop_counter(thw, ablation):
+    model = build("micro", **ablation).eval()
     # the math backend writes attention as matmuls, which the counter sees (fused kernels it skips)
     with FlopCounterMode(display=False) as counter, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
         model(torch.randn(1, 3, *thw))

@@ -19,7 +19,13 @@ from vswin_edu.data import (
     write_video,
 )
 
-PAIRS = [("left", "right"), ("up", "down"), ("grow", "shrink"), ("rotate_cw", "rotate_ccw")]
+PAIRS = [
+    ("left", "right"),
+    ("up", "down"),
+    ("grow", "shrink"),
+    ("rotate_cw", "rotate_ccw"),
+    ("right_left", "left_right"),
+]
 
 
 def test_moving_shapes_item_shape_label_and_names():
@@ -75,6 +81,28 @@ def test_labels_match_the_motion():
     grow = ds.render(0, "grow")
     area = [(grow[:, t].mean(0) - grow[:, t].mean(0).min() > 0.1).sum() for t in (0, -1)]
     assert area[1] > 4 * area[0]
+
+
+@pytest.mark.parametrize("frames", [8, 16])
+def test_bounce_pair_is_one_clip_with_its_halves_swapped(frames):
+    ds = MovingShapes(3, frames=frames, size=16, classes=("right_left", "left_right"))
+    for i in range(3):
+        there_and_back, back_and_there = ds.render(i, "right_left"), ds.render(i, "left_right")
+        half = frames // 2
+        assert torch.equal(back_and_there, torch.cat([there_and_back[:, half:], there_and_back[:, :half]], 1))
+    raw = MovingShapes(1, frames=frames, size=32, noise=0.0, standardize=False)
+    path = [_centroid(raw.render(0, "right_left")[:, t])[1] for t in (0, frames // 2 - 1, frames - 1)]
+    assert path[1] - path[0] > 5 and abs(path[2] - path[0]) < 0.5  # right, then back to the start
+
+
+def test_paired_dataset_draws_every_class_from_the_same_sample():
+    classes = ("right_left", "left_right", "grow")
+    ds = MovingShapes(7, frames=8, size=16, classes=classes, paired=True)
+    assert [ds[i][1] for i in range(7)] == [0, 1, 2, 0, 1, 2, 0]
+    assert torch.equal(ds[4][0], ds.render(1, "left_right"))
+    assert torch.equal(ds[1][0], ds[0][0].roll(4, dims=1))  # the pair: one clip, halves swapped
+    unpaired = MovingShapes(7, frames=8, size=16, classes=classes)
+    assert torch.equal(unpaired[4][0], unpaired.render(4, "left_right"))
 
 
 def test_bad_dataset_arguments_are_named():

@@ -72,13 +72,20 @@ def _config(model_or_config):
     )
 
 
-def block_macs(grid: Sequence[int], C: int, window: Sequence[int], mlp_ratio: float = 4.0) -> int:
-    """MACs of one Video Swin block on a ``(D, H, W)`` grid (per clip)."""
-    L = math.prod(grid)
-    N = math.prod(window)
-    L_pad = num_windows(grid, window) * N  # attention runs on the padded grid
-    hidden = int(C * mlp_ratio)
-    return wmsa_macs(L_pad, C, N) + 2 * L * C * hidden
+def block_macs(
+    grid: Sequence[int], C: int, window: Sequence[int], mlp_ratio: float = 4.0, attention: str = "joint"
+) -> int:
+    """MACs of one Video Swin block on a ``(D, H, W)`` grid (per clip); ``attention="factorised"``
+    counts a ``(1, M, M)`` and a ``(P, 1, 1)`` window attention (paper Table 4's ablation)."""
+    if attention not in ("joint", "factorised"):
+        raise ValueError(f"attention must be 'joint' or 'factorised', got {attention!r}")
+    wd, wh, ww = window
+    windows = [(wd, wh, ww)] if attention == "joint" else [(1, wh, ww), (wd, 1, 1)]
+    macs = 2 * math.prod(grid) * C * int(C * mlp_ratio)  # MLP
+    for win in windows:
+        N = math.prod(win)
+        macs += wmsa_macs(num_windows(grid, win) * N, C, N)  # attention runs on the padded grid
+    return macs
 
 
 def _count(module: nn.Module) -> int:
@@ -109,8 +116,9 @@ def stage_table(model_or_config, video_thw: Sequence[int] = (32, 224, 224)) -> l
     rows = []
     for i, stage in enumerate(model.stages):
         C = cfg.embed_dim * 2**i
-        window, shift = effective_window(grid, cfg.window_size, tuple(w // 2 for w in cfg.window_size))
-        macs = cfg.depths[i] * block_macs(grid, C, window, cfg.mlp_ratio)
+        shift_size = tuple(w // 2 for w in cfg.window_size) if cfg.shift_size is None else cfg.shift_size
+        window, shift = effective_window(grid, cfg.window_size, shift_size)
+        macs = cfg.depths[i] * block_macs(grid, C, window, cfg.mlp_ratio, cfg.attention)
         next_grid = grid
         if stage.downsample is not None:
             next_grid = (grid[0], -(-grid[1] // 2), -(-grid[2] // 2))

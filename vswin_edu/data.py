@@ -1,9 +1,10 @@
 """Video data: a synthetic temporal-order dataset, clip sampling and multi-view testing
 (paper Sec. 4.1 "Implementation details"; chapters 10-11).
 
-* :class:`MovingShapes` — tiny clips whose classes come in time-reversed pairs (left/right,
-  up/down, grow/shrink, clockwise/counter-clockwise), so both classes of a pair have the *same*
-  frame average: a per-frame model cannot tell them apart, a video model must use temporal order.
+* :class:`MovingShapes` — tiny clips whose classes come in pairs holding the *same* frames in
+  another order: time-reversed (left/right, up/down, grow/shrink, clockwise/counter-clockwise) or
+  with the two halves swapped (right-then-left / left-then-right, the "bounce" pair of chapter
+  11's shift ablation).  A per-frame model cannot tell a pair apart; a video model must use order.
 * :func:`sample_clip_indices` — the training clip: ``clip_len`` frames every ``stride`` frames
   (paper: 32 frames, stride 2 -> 16 x 56 x 56 tokens at 224²).
 * :func:`multi_view` — test-time views: ``num_clips`` uniform temporal clips x ``num_crops``
@@ -36,9 +37,9 @@ __all__ = [
     "VideoFolder",
 ]
 
-# name -> (motion, reversed). The second class of every pair plays the first one backwards, so
-# for the same sample parameters both clips hold the same frames in opposite order (up to float
-# rounding, ~1e-6).
+# name -> (motion, flipped). The second class of every pair holds the first one's frames in another
+# order: played backwards (for the one-way motions, up to float rounding ~1e-6), or with its two
+# halves swapped (for the bounce, exactly) — so both have the same frames for the same sample.
 SHAPE_CLASSES: dict[str, tuple[str, bool]] = {
     "left": ("horizontal", True),
     "right": ("horizontal", False),  # x grows over time
@@ -48,6 +49,8 @@ SHAPE_CLASSES: dict[str, tuple[str, bool]] = {
     "shrink": ("scale", True),
     "rotate_cw": ("rotate", False),  # clockwise on screen (y axis points down)
     "rotate_ccw": ("rotate", True),
+    "right_left": ("bounce", False),  # right during the first half of the clip, back left in the second
+    "left_right": ("bounce", True),  # the same clip with its two halves swapped
 }
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".webm", ".mov", ".m4v")
@@ -84,6 +87,9 @@ class MovingShapes(Dataset):
             covers a few percent of the pixels, so without this the random background colour
             dominates every token and a small model barely learns (the pair averages stay equal:
             time-reversed clips have the same statistics).
+        paired: draw sample ``i // K`` as class ``i % K`` (``K`` classes), so that every class is
+            rendered from the same shapes, colours, paths and noise — a paired test set, on which
+            a model that cannot tell a pair apart scores exactly chance on it.
     """
 
     def __init__(
@@ -95,6 +101,7 @@ class MovingShapes(Dataset):
         seed: int = 0,
         noise: float = 0.05,
         standardize: bool = True,
+        paired: bool = False,
     ) -> None:
         classes = tuple(SHAPE_CLASSES) if classes is None else tuple(classes)
         unknown = [c for c in classes if c not in SHAPE_CLASSES]
@@ -106,7 +113,7 @@ class MovingShapes(Dataset):
             )
         self.num_samples, self.frames, self.size = num_samples, frames, size
         self.class_names: tuple[str, ...] = classes
-        self.seed, self.noise, self.standardize = seed, noise, standardize
+        self.seed, self.noise, self.standardize, self.paired = seed, noise, standardize, paired
 
     def __len__(self) -> int:
         return self.num_samples
@@ -116,7 +123,8 @@ class MovingShapes(Dataset):
             raise IndexError(f"index {index} out of range for {self.num_samples} samples")
         index %= self.num_samples
         label = index % len(self.class_names)
-        return self.render(index, self.class_names[label]), label
+        sample = index // len(self.class_names) if self.paired else index
+        return self.render(sample, self.class_names[label]), label
 
     def render(self, index: int, class_name: str, noise: bool = True) -> torch.Tensor:
         """Sample ``index``'s shape, colours and path drawn as ``class_name`` -> ``(3, T, H, W)``.
@@ -129,9 +137,13 @@ class MovingShapes(Dataset):
         gen = seeded_generator(self.seed, index)
         u = torch.rand(12, generator=gen)  # all the sample's parameters, drawn in a fixed order
         T, S = self.frames, float(self.size)
-        motion, backwards = SHAPE_CLASSES[class_name]
-        s = torch.linspace(0.0, 1.0, T)  # time runs 0 -> 1 ...
-        s = 1.0 - s if backwards else s  # ... or 1 -> 0 for the reversed class of the pair
+        motion, flipped = SHAPE_CLASSES[class_name]
+        half = T // 2
+        if motion == "bounce":  # 0 -> 1 over the first half, 1 -> 0 over the second
+            s = torch.cat([torch.linspace(0.0, 1.0, half), torch.linspace(1.0, 0.0, T - half)])
+        else:
+            s = torch.linspace(0.0, 1.0, T)  # time runs 0 -> 1 ...
+            s = 1.0 - s if flipped else s  # ... or 1 -> 0 for the reversed class of the pair
 
         side = S * (0.15 + 0.1 * u[0])  # the shape's short side
         travel = S * (0.3 + 0.2 * u[1])  # how far it moves
@@ -140,7 +152,7 @@ class MovingShapes(Dataset):
         cx = margin + (S - 2 * margin) * u[3] + torch.zeros(T)  # (T,) centre column
         half_h, half_w = side / 2 + torch.zeros(T), side / 2 + torch.zeros(T)  # (T,) half sizes
         angle = torch.zeros(T)
-        if motion == "horizontal":
+        if motion in ("horizontal", "bounce"):
             cx = cx + travel * (s - 0.5)
         elif motion == "vertical":
             cy = cy + travel * (s - 0.5)
@@ -168,6 +180,8 @@ class MovingShapes(Dataset):
         if self.standardize:
             mean, std = video.mean(dim=(1, 2, 3), keepdim=True), video.std(dim=(1, 2, 3), keepdim=True)
             video = (video - mean) / std.clamp_min(1e-6)
+        if motion == "bounce" and flipped:  # left, then right: the first half and the second swapped
+            video = video.roll(half, dims=1)
         return video.float()  # (3, T, H, W)
 
 

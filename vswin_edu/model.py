@@ -24,8 +24,8 @@ import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ._checks import check_video, triple
-from .block import VideoSwinBlock
+from ._checks import check_video, shift_triple, triple
+from .block import FactorisedVideoSwinBlock, VideoSwinBlock
 from .merging import PatchMerging
 from .patch import PatchEmbed3D
 
@@ -49,6 +49,9 @@ class VideoSwinConfig:
     in_chans: int = 3
     patch_norm: bool = True  # LayerNorm after the patch embedding (official configs, torchvision)
     checkpoint_stages: tuple[bool, ...] = field(default=())  # activation checkpointing per stage
+    # ablations (paper Sec. 4.3, Tables 4-6; chapter 11):
+    shift_size: tuple[int, int, int] | None = None  # odd blocks' shift; None: (P/2, M/2, M/2)
+    attention: str = "joint"  # "joint" (P, M, M) windows, or "factorised": (1, M, M) then (P, 1, 1)
 
 
 # The paper's configurations (Table 1; drop-path as in the official Kinetics-400 configs).
@@ -78,6 +81,9 @@ PRESETS: dict[str, VideoSwinConfig] = {
 }
 
 
+BLOCKS = {"joint": VideoSwinBlock, "factorised": FactorisedVideoSwinBlock}  # VideoSwinConfig.attention
+
+
 class VideoSwinStage(nn.Module):
     """One stage: ``depth`` blocks alternating regular and shifted windows, then patch merging."""
 
@@ -90,17 +96,21 @@ class VideoSwinStage(nn.Module):
         drop_path: Sequence[float],
         downsample: bool,
         use_checkpoint: bool = False,
+        shift_size: Sequence[int] | None = None,
+        attention: str = "joint",
         **block_kwargs,
     ) -> None:
         super().__init__()
         window = triple(window_size, "window_size")
-        shift = tuple(w // 2 for w in window)  # (P/2, M/2, M/2)
+        shift = tuple(w // 2 for w in window) if shift_size is None else shift_triple(shift_size)
+        if attention not in BLOCKS:
+            raise ValueError(f"attention must be one of {sorted(BLOCKS)}, got {attention!r}")
         self.blocks = nn.ModuleList(
-            VideoSwinBlock(
+            BLOCKS[attention](
                 dim,
                 num_heads,
                 window_size=window,
-                shift_size=(0, 0, 0) if j % 2 == 0 else shift,  # shift only in odd blocks
+                shift_size=(0, 0, 0) if j % 2 == 0 else shift,  # shift only in odd blocks (P/2, M/2, M/2)
                 drop_path=drop_path[j],
                 **block_kwargs,
             )
@@ -146,6 +156,8 @@ class VideoSwinTransformer(nn.Module):
             num_classes=num_classes,
             **kwargs,
         )
+        if cfg.shift_size is not None:
+            cfg = replace(cfg, shift_size=shift_triple(cfg.shift_size))
         if len(cfg.depths) != len(cfg.num_heads) or not cfg.depths:
             raise ValueError(
                 f"depths and num_heads must have one entry per stage, got depths={cfg.depths} "
@@ -177,6 +189,8 @@ class VideoSwinTransformer(nn.Module):
                     drop_path=rates[start : start + depth],
                     downsample=i < len(cfg.depths) - 1,
                     use_checkpoint=bool(cfg.checkpoint_stages and cfg.checkpoint_stages[i]),
+                    shift_size=cfg.shift_size,
+                    attention=cfg.attention,
                     mlp_ratio=cfg.mlp_ratio,
                     qkv_bias=cfg.qkv_bias,
                     drop=cfg.drop_rate,

@@ -45,9 +45,8 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         if kind == "bool":
             group.add_argument(flag, action=argparse.BooleanOptionalAction, default=default, help=help_text)
         elif kind.startswith("tuple"):
-            group.add_argument(
-                flag, type=int, nargs=3, default=default, metavar=("P", "M", "M"), help=help_text
-            )
+            axes = ("P", "M", "M") if f.name == "window_size" else ("D", "H", "W")
+            group.add_argument(flag, type=int, nargs=3, default=default, metavar=axes, help=help_text)
         else:
             choices = f.metadata.get("choices")
             group.add_argument(flag, type=_SCALARS[kind], default=default, choices=choices, help=help_text)

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 AMP_DTYPES = ("bf16", "fp16")
+ATTENTION_KINDS = ("joint", "factorised")
 
 
 def _opt(default: Any, help: str, **kw: Any) -> Any:
@@ -25,6 +26,12 @@ class TrainConfig:
     model: str = _opt("micro", "model preset of vswin_edu.model.PRESETS (micro, t, s, b, l)")
     num_classes: int = _opt(6, "number of classes of the classifier head")
     window_size: tuple[int, int, int] | None = _opt(None, "window (P, M, M); default: the preset's")
+    shift_size: tuple[int, int, int] | None = _opt(
+        None, "shift (D, H, W) of the odd blocks, e.g. 0 3 3 for no temporal shift; default: half the window"
+    )
+    attention: str = _opt(
+        "joint", "joint (P, M, M) windows, or factorised: (1, M, M) then (P, 1, 1)", choices=ATTENTION_KINDS
+    )
     drop_path: float | None = _opt(None, "stochastic-depth rate; default: the preset's (0.1 for Swin-T)")
     epochs: int = _opt(10, "passes over the training set (ignored when --steps is given)")
     steps: int | None = _opt(None, "total optimizer steps; overrides --epochs")
@@ -63,6 +70,8 @@ class TrainConfig:
         for name, value in positive.items():
             if value < 1:
                 raise ValueError(f"{name} must be >= 1, got {value}")
+        if self.attention not in ATTENTION_KINDS:
+            raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {self.attention!r}")
         if self.amp not in (None, *AMP_DTYPES):
             raise ValueError(f"amp must be None, 'bf16' or 'fp16', got {self.amp!r}")
         if self.num_classes < 2 or self.lr <= 0 or self.warmup_steps < 0 or self.num_workers < 0:
@@ -82,8 +91,9 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown TrainConfig fields {unknown}; known: {sorted(known)}")
         values = dict(values)
-        if values.get("window_size") is not None:
-            values["window_size"] = tuple(values["window_size"])
+        for name in ("window_size", "shift_size"):
+            if values.get(name) is not None:
+                values[name] = tuple(values[name])
         return cls(**values)
 
 

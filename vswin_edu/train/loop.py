@@ -62,10 +62,12 @@ class History:
 
 
 def build_model(config: TrainConfig) -> VideoSwinTransformer:
-    """The model the config names: a preset with ``num_classes``, window and drop-path overridden."""
-    overrides: dict[str, Any] = {"num_classes": config.num_classes}
-    if config.window_size is not None:
-        overrides["window_size"] = tuple(config.window_size)
+    """The model the config names: a preset with ``num_classes``, window, shift, attention and
+    drop-path overridden."""
+    overrides: dict[str, Any] = {"num_classes": config.num_classes, "attention": config.attention}
+    for name in ("window_size", "shift_size"):
+        if getattr(config, name) is not None:
+            overrides[name] = tuple(getattr(config, name))
     if config.drop_path is not None:
         overrides["drop_path_rate"] = config.drop_path
     return build(config.model, **overrides)
