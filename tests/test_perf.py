@@ -86,14 +86,20 @@ def test_fused_function_gradients_are_exact_in_float64():
     mask = torch.randn(1, nH, N, N, dtype=torch.float64, requires_grad=True)  # broadcast over b
     scale = d**-0.5
     assert torch.autograd.gradcheck(lambda *t: FusedAttentionFunction.apply(*t, scale), (q, k, v, mask))
+    _assert_fused_equals_explicit(q, k, v, mask, scale, rtol=1e-10, atol=1e-12)
+
+
+def _assert_fused_equals_explicit(q, k, v, mask, scale, rtol, atol):
+    """FusedAttentionFunction output and gradients (q, k, v, mask) vs autograd of the written-out path."""
     out = FusedAttentionFunction.apply(q, k, v, mask, scale)
     explicit = ((q @ k.transpose(-2, -1)) * scale + mask).softmax(-1) @ v
     torch.testing.assert_close(out, explicit)
     g = torch.randn_like(out)
     ours = torch.autograd.grad(out, (q, k, v, mask), g)
     want = torch.autograd.grad(explicit, (q, k, v, mask), g)
-    for a, e in zip(ours, want, strict=True):
-        torch.testing.assert_close(a, e, rtol=1e-10, atol=1e-12)
+    for a, e, name in zip(ours, want, "qkvm", strict=True):
+        assert a.shape == e.shape, name
+        torch.testing.assert_close(a, e, rtol=rtol, atol=atol, msg=name)
 
 
 def test_training_gradients_of_fused_block_equal_explicit_block():
@@ -179,16 +185,7 @@ def test_fused_backward_in_chunks_equals_autograd(monkeypatch, mask_shape):
     mask = torch.randn(shape) + torch.where(torch.rand(shape) < 0.3, -100.0, 0.0)
     mask.diagonal(dim1=-2, dim2=-1).zero_()  # every query may attend to itself
     mask.requires_grad_()
-    scale = d**-0.5
-    out = FusedAttentionFunction.apply(q, k, v, mask, scale)
-    explicit = ((q @ k.transpose(-2, -1)) * scale + mask).softmax(-1) @ v
-    torch.testing.assert_close(out, explicit)
-    g = torch.randn_like(out)
-    ours = torch.autograd.grad(out, (q, k, v, mask), g)
-    want = torch.autograd.grad(explicit, (q, k, v, mask), g)
-    for a, e, name in zip(ours, want, "qkvm", strict=True):
-        assert a.shape == e.shape, name
-        torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-6, msg=name)
+    _assert_fused_equals_explicit(q, k, v, mask, d**-0.5, rtol=1e-4, atol=1e-6)
 
 
 def test_windows_sorted_by_pattern_are_slices():
