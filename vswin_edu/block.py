@@ -250,18 +250,10 @@ class FactorisedVideoSwinBlock(VideoSwinBlock):
                 f"shift_size must be smaller than window_size on every axis, got {(sd, sh, sw)} "
                 f"for window {(P, Mh, Mw)} (axis D)"
             )
-        super().__init__(
-            dim,
-            num_heads,
-            (1, Mh, Mw),
-            (0, sh, sw),
-            mlp_ratio,
-            qkv_bias,
-            drop,
-            attn_drop,
-            drop_path,
-            norm_layer,
-        )
+        super().__init__(  # the spatial half: norm1, attn, drop_path, norm2, mlp
+            dim, num_heads, window_size=(1, Mh, Mw), shift_size=(0, sh, sw), mlp_ratio=mlp_ratio,
+            qkv_bias=qkv_bias, drop=drop, attn_drop=attn_drop, drop_path=drop_path, norm_layer=norm_layer,
+        )  # fmt: skip
         self.temporal_window, self.temporal_shift = (P, 1, 1), (sd, 0, 0)
         self.norm_t = norm_layer(dim)
         self.attn_t = WindowAttention3D(
