@@ -104,7 +104,9 @@ class FusedAttentionFunction(torch.autograd.Function):
         grad_q, grad_k, grad_v = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         grad_mask = torch.zeros_like(mask4) if ctx.needs_input_grad[3] else None
         row = (grad_out * out).sum(-1, keepdim=True)  # (b, nH, N, 1)
-        min_exponent = math.log(torch.finfo(work).tiny) + 1.0  # fp32: exp(-86.3) = 3.2e-38 is normal
+        # floor of P: sqrt of the smallest normal number (fp32: exp(-43.7) = 1.1e-19), so that P and
+        # its products with any gradient above 1.1e-19 stay normal (see the comment in the loop)
+        min_exponent = 0.5 * math.log(torch.finfo(work).tiny)
         # a few windows at a time: the (N, N) matrices of one chunk stay in the cache instead of
         # streaming through main memory (about 1.5x faster on CPU than all windows at once)
         per_chunk = max(1, BACKWARD_CHUNK_BYTES // (nH * N * N * q.element_size()))
@@ -113,8 +115,10 @@ class FusedAttentionFunction(torch.autograd.Function):
             m = mask4 if mask4.shape[0] == 1 else mask4[c]
             q_scaled = q[c] * ctx.scale
             # P = exp(S - L) with S = scale Q K^T + M, recomputed, in place; masked logits (-100)
-            # would make exp() return subnormal numbers, which x86 CPUs compute 20-60x slower, so
-            # the exponent is floored where exp() is still normal — zero to working precision
+            # would make exp() return subnormal numbers, which x86 CPUs compute 20-60x slower, and so
+            # would the products P * (dO V^T - rowsum) and the matmuls that read them.  Flooring P at
+            # sqrt(tiny) keeps all of them normal; it changes only probabilities below 1e-19, zero to
+            # working precision
             s = (q_scaled @ k[c].transpose(-2, -1)).add_(m).sub_(lse[c])  # (c, nH, N, N)
             p = s.clamp_min_(min_exponent).exp_()
             torch.matmul(p.transpose(-2, -1), grad_out[c], out=grad_v[c])  # (c, nH, N, d)
