@@ -104,8 +104,7 @@ class FusedAttentionFunction(torch.autograd.Function):
         grad_q, grad_k, grad_v = torch.empty_like(q), torch.empty_like(k), torch.empty_like(v)
         grad_mask = torch.zeros_like(mask4) if ctx.needs_input_grad[3] else None
         row = (grad_out * out).sum(-1, keepdim=True)  # (b, nH, N, 1)
-        # floor of P: sqrt of the smallest normal number (fp32: exp(-43.7) = 1.1e-19), so that P and
-        # its products with any gradient above 1.1e-19 stay normal (see the comment in the loop)
+        # floor of P: sqrt of the smallest normal number (fp32: exp(-43.7) = 1.1e-19); why: in the loop
         min_exponent = 0.5 * math.log(torch.finfo(work).tiny)
         # a few windows at a time: the (N, N) matrices of one chunk stay in the cache instead of
         # streaming through main memory (about 1.5x faster on CPU than all windows at once)
