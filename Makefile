@@ -44,16 +44,16 @@ lint: $(VENV)/.installed
 	$(VENV)/bin/ruff format --check vswin_edu tests
 
 notebooks: $(VENV)/.installed
-	$(PY) -m vswin_edu.notebooks
+	$(PY) -m vswin_edu.course.notebooks
 
 book: $(VENV)/.installed
-	$(PY) -m vswin_edu.book
+	$(PY) -m vswin_edu.course.book
 
 bench: $(VENV)/.installed
 	$(PY) -m vswin_edu.bench --variant t
 
 clean-notebooks: $(VENV)/.installed
-	$(PY) -m vswin_edu.notebooks --strip
+	$(PY) -m vswin_edu.course.notebooks --strip
 
 clean:
 	rm -rf build site .pytest_cache .ruff_cache .hypothesis

@@ -1,4 +1,4 @@
-"""book.toml (vswin_edu.course), README's course map and the HTML book (vswin_edu.book)."""
+"""book.toml (vswin_edu.course.manifest), README's course map and the HTML book (vswin_edu.course.book)."""
 
 from __future__ import annotations
 
@@ -14,9 +14,9 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from vswin_edu.book import book_notebook, build_book, widget_html
 from vswin_edu.course import REPO_ROOT, CourseError, course_map, load_course, main, sync_readme
-from vswin_edu.notebooks import WIDGET_STATE, WIDGET_VIEW
+from vswin_edu.course.book import book_notebook, build_book, widget_html
+from vswin_edu.course.notebooks import WIDGET_STATE, WIDGET_VIEW
 
 MANIFEST = """\
 [book]

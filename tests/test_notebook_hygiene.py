@@ -1,4 +1,4 @@
-"""Stored chapters look like one clean top-to-bottom run (vswin_edu.notebooks).
+"""Stored chapters look like one clean top-to-bottom run (vswin_edu.course.notebooks).
 
 Whether a *checked* output is still what the code prints is nbval's job (`make test-notebooks`);
 here: kernelspec, execution counts 1, 2, 3, ..., no errors, no volatile metadata, saved widget
@@ -12,7 +12,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
 from vswin_edu.course import load_course
-from vswin_edu.notebooks import KERNELSPEC, WIDGET_STATE, WIDGET_VIEW, clean, execute, main, problems
+from vswin_edu.course.notebooks import KERNELSPEC, WIDGET_STATE, WIDGET_VIEW, clean, execute, main, problems
 
 COURSE = load_course(require_files=False)
 

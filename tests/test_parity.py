@@ -39,8 +39,10 @@ def swin_t_pair():
         (1, 3, 4, 224, 224),  # fewer frames than the temporal window: only the leading axis shrinks
     ],
 )
-def test_swin3d_t_parity(swin_t_pair, shape):
-    _assert_same_logits(*swin_t_pair, shape)
+@pytest.mark.parametrize("fast", [False, True], ids=["readable", "fast"])
+def test_swin3d_t_parity(swin_t_pair, shape, fast):
+    tv, ours = swin_t_pair
+    _assert_same_logits(tv, ours.use_fast_path(fast), shape)
 
 
 @pytest.mark.parametrize("builders", [(swin3d_s, video_swin_s), (swin3d_b, video_swin_b)], ids=["s", "b"])
@@ -58,10 +60,12 @@ def _small_pair(window):
     return tv, load_state_dict_strict(ours, from_torchvision(tv))
 
 
+@pytest.mark.parametrize("fast", [False, True], ids=["readable", "fast"])
 @pytest.mark.parametrize("shape", [(2, 3, 10, 100, 130), (1, 3, 3, 97, 75), (1, 3, 1, 96, 96)])
-def test_small_window_parity_with_padding(shape):
+def test_small_window_parity_with_padding(shape, fast):
     # window (2, 3, 3): every stage pads; one frame makes the temporal window larger than the input
-    _assert_same_logits(*_small_pair([2, 3, 3]), shape)
+    tv, ours = _small_pair([2, 3, 3])
+    _assert_same_logits(tv, ours.use_fast_path(fast), shape)
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 4, 96, 96), (1, 3, 1, 8, 8)])
@@ -82,6 +86,7 @@ def test_shrunken_spatial_window_differs_from_torchvision_but_matches_the_oracle
 
 def test_state_dict_round_trip_is_exact(swin_t_pair):
     tv, ours = swin_t_pair
+    assert not any(k.endswith("relative_position_index") for k in ours.state_dict())  # a buffer, not saved
     back = to_torchvision(ours.state_dict())
     expected = tv.state_dict()
     assert back.keys() == expected.keys()

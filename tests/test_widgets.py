@@ -1,6 +1,10 @@
 """vswin_edu.widgets, kernel-side: setting a control updates state, figure and PNG synchronously;
 errors propagate in strict mode and show in the readout; the mask debugger flags wrong masks at
-exactly the wrong tokens."""
+exactly the wrong tokens; the cost explorer (chapter 2) and the state-dict browser (chapter 12)
+follow their controls.
+
+(The widgets of chapters 8-11, ShapeTracer and AttentionMapViewer, are tested in test_viz_part2.py;
+the real-browser tests are in test_browser.py.)"""
 
 import matplotlib
 
@@ -8,16 +12,19 @@ matplotlib.use("Agg")
 
 import pytest
 import torch
+from matplotlib.figure import Figure
 
 from vswin_edu import style, viz
 from vswin_edu.reference import mask_mismatches
 from vswin_edu.shift import shifted_window_allowed, shifted_window_mask
 from vswin_edu.widgets import (
+    AttentionCostExplorer,
     AttentionExplorer,
     MaskDebugger,
     MaskedSoftmaxLab,
     RelPosExplorer,
     ShiftExplorer,
+    StateDictBrowser,
     WindowExplorer,
 )
 from vswin_edu.widgets._base import READOUT_CLASS
@@ -243,3 +250,61 @@ def test_attention_explorer_weights_respect_the_mask():
     _, after = changed_by(w, "shift", False)
     assert after["allowed_keys"] == 32 and after["masked_mass"] == 0.0
     changed_by(w, "head", 1)
+
+
+# --- chapter 2: the attention-cost explorer ----------------------------------------------------
+
+
+def test_attention_cost_explorer_updates_state_and_image():
+    w = AttentionCostExplorer()
+    assert w.state["grid"] == (16, 56, 56) and w.state["L"] == 50_176 and w.state["num_windows"] == 128
+    assert w.state["msa_macs"] == 485_234_835_456 and w.state["wmsa_macs"] == 5_626_134_528
+    image = w.image.value
+    w.controls["frames"].value = 8  # 4 token frames: the 8-frame temporal window shrinks to 4
+    assert w.state["grid"] == (4, 56, 56) and w.state["window"] == (4, 7, 7) and w.state["N"] == 196
+    assert "4 x 56 x 56 = 12,544" in w.readout.value and w.image.value != image
+    w.controls["width"].value = 48  # 12 columns: padded to 14 for M = 7
+    assert w.state["L"] == 4 * 56 * 12 and w.state["L_padded"] == 4 * 56 * 14
+
+
+def test_attention_cost_explorer_surfaces_callback_errors(monkeypatch):
+    import vswin_edu.widgets.complexity as module
+
+    w = module.AttentionCostExplorer()
+
+    def broken(**kwargs):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(module, "plot_attention_cost", broken)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        w.controls["height"].value = 112
+    assert "drawing failed" in w.readout.value and "drawing failed" in w.state["error"]
+
+
+# --- chapter 12: the state-dict browser ---------------------------------------------------------
+
+
+def test_browser_follows_its_controls(micro_sd):
+    browser = StateDictBrowser(micro_sd)
+    assert browser.state["tensors"] == len(micro_sd) and browser.state["share"] == 1.0
+    browser.controls["part"].value = "stage 1"
+    assert browser.controls["block"].options == ("all", "block 0", "block 1")
+    browser.controls["block"].value = "block 1"
+    assert browser.state["tensors"] == 13 and "stage 1 / block 1: 13 tensors" in browser.readout.value
+    browser.controls["names"].value = "torchvision"
+    assert browser.state["rows"][0]["key"] == "features.2.1.norm1.weight"
+    assert "features.2.1.mlp.0.weight" in browser.table.value
+    browser.controls["part"].value = "patch_embed"  # block resets: patch_embed has no blocks
+    assert browser.controls["block"].value == "all" and browser.state["tensors"] == 4
+    assert browser.state["error"] is None and isinstance(browser.figure, Figure)
+
+
+def test_browser_reads_other_layouts_and_long_tables():
+    from torchvision.models.video.swin_transformer import SwinTransformer3d
+
+    tv = SwinTransformer3d(
+        patch_size=[2, 4, 4], embed_dim=16, depths=[2, 6], num_heads=[1, 2], window_size=[2, 2, 2]
+    )
+    browser = StateDictBrowser(tv.state_dict())  # torchvision layout, converted on the way in
+    assert browser.controls["part"].options == ("all", "patch_embed", "stage 0", "stage 1", "norm + head")
+    assert "more rows" in browser.table.value  # 119 tensors, 40 shown

@@ -7,7 +7,6 @@ from hypothesis import strategies as st
 from vswin_edu.reference import brute_force_mask
 from vswin_edu.shift import (
     MASKED_LOGIT,
-    cached_shifted_window_mask,
     cyclic_shift,
     region_ids,
     reverse_cyclic_shift,
@@ -58,16 +57,6 @@ def test_shift_zero_axis_has_a_single_region():
     ids = region_ids((4, 8, 8), (2, 4, 4), (0, 2, 2))
     assert ids.unique().numel() == 9
     assert torch.equal(ids[0], ids[3])
-
-
-def test_cached_mask_is_reused_and_invalidated():
-    a = cached_shifted_window_mask((4, 8, 8), (2, 4, 4), (1, 2, 2), torch.device("cpu"), torch.float32)
-    b = cached_shifted_window_mask((4, 8, 8), (2, 4, 4), (1, 2, 2), torch.device("cpu"), torch.float32)
-    c = cached_shifted_window_mask((4, 8, 12), (2, 4, 4), (1, 2, 2), torch.device("cpu"), torch.float32)
-    d = cached_shifted_window_mask((4, 8, 8), (2, 4, 4), (1, 2, 2), torch.device("cpu"), torch.float64)
-    assert a is b
-    assert c is not a and c.shape[0] == 12
-    assert d is not a and d.dtype == torch.float64
 
 
 @settings(max_examples=30, deadline=None)

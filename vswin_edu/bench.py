@@ -29,8 +29,9 @@ from torchvision.models import video as tv_video
 from torchvision.models.video.swin_transformer import SwinTransformer3d
 
 from .complexity import model_flops
+from .config import PRESETS
 from .convert import from_torchvision, load_state_dict_strict
-from .model import PRESETS, build
+from .model import build
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -153,12 +154,12 @@ def torchvision_model(variant: str) -> nn.Module:
     )
 
 
-def model_pair(variant: str) -> tuple[nn.Module, nn.Module]:
-    """``(ours, torchvision)`` with identical weights."""
+def model_pair(variant: str, fast: bool = True) -> tuple[nn.Module, nn.Module]:
+    """``(ours, torchvision)`` with identical weights; ours by the fast route unless ``fast=False``."""
     if variant not in PRESETS:
         raise ValueError(f"variant must be one of {sorted(PRESETS)}, got {variant!r}")
     theirs = torchvision_model(variant)
-    ours = load_state_dict_strict(build(variant), from_torchvision(theirs))
+    ours = load_state_dict_strict(build(variant, fast=fast), from_torchvision(theirs))
     return ours, theirs
 
 
@@ -279,6 +280,7 @@ def run(
     warmup: int = 1,
     compile: bool = False,
     seed: int = 0,
+    readable: bool = False,
 ) -> BenchResult:
     """Time both models, interleaved, and return a :class:`BenchResult` (see the module docstring)."""
     if mode not in ("infer", "train"):
@@ -289,7 +291,7 @@ def run(
         raise ValueError(f"need reps >= 1 and warmup >= 0, got reps={reps}, warmup={warmup}")
     dev = torch.device(device)
     torch.manual_seed(seed)
-    ours, theirs = (m.to(dev) for m in model_pair(variant))
+    ours, theirs = (m.to(dev) for m in model_pair(variant, fast=not readable))
     video = torch.randn(batch, 3, frames, size, size, device=dev)  # (B, 3, T, H, W)
     with torch.no_grad():  # not inference_mode: tensors cached here may serve a training step next
         diff = (ours.eval()(video) - theirs.eval()(video)).abs().max().item()
@@ -313,7 +315,8 @@ def run(
     flops = model_flops(PRESETS[variant], (frames, size, size)) * batch * (3 if mode == "train" else 1)
     ratios = [t / o for t, o in zip(times["torchvision"], times["ours"], strict=True)]
     config = dict(variant=variant, batch=batch, frames=frames, size=size, device=device, dtype=dtype,
-                  mode=mode, reps=reps, warmup=warmup, compile=compile, seed=seed)  # fmt: skip
+                  mode=mode, reps=reps, warmup=warmup, compile=compile, seed=seed,
+                  readable=readable)  # fmt: skip
     return BenchResult(
         config=config,
         machine=machine_info(dev),
@@ -403,6 +406,8 @@ def main(argv: list[str] | None = None) -> BenchResult:
                         help="torch.compile both models first (minutes on a CPU for Swin-T)")  # fmt: skip
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (unset: torch's)")
     parser.add_argument("--seed", type=int, default=0, help="seed for the weights and the input clip")
+    parser.add_argument("--readable", action="store_true",
+                        help="time our readable route (the chapters' steps), not vswin_edu.fast")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     args = parser.parse_args(argv)
     if args.threads:

@@ -5,95 +5,51 @@ variant of the paper's attention ablation (Sec. 4.3, Table 4; chapter 11).
     z'' = z' + DropPath(MLP(LN(z')))
 
 Blocks come in pairs: the even block of a stage uses regular windows, the odd block windows
-shifted by ``(P/2, M/2, M/2)``.  The attention half reads as named steps:
+shifted by ``(P/2, M/2, M/2)``.  The attention half, :func:`shifted_window_attention`, is the seven
+steps the chapters build, each a call of the function that chapter wrote:
 **pad -> shift -> partition -> attend -> reverse -> unshift -> unpad**.
 
-Shift and partition only move tokens, so together they are one permutation of the tokens.  The block
-computes that permutation once per grid by running the readable steps on token *ids*
-(:func:`token_order`) and then moves the features with a single gather, instead of a roll (which
-copies the grid once per rolled axis) followed by a partition copy — about ten times less time.
+A block built with ``fast=True`` runs :func:`vswin_edu.fast.shifted_window_attention` and
+:func:`vswin_edu.fast.chunked_mlp` instead: the same numbers by cached, fused kernels (appendix 13).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 
 import torch
 from torch import nn
 
+from . import fast as fast_route
 from ._checks import check_tokens, shift_triple, triple
 from .attention import WindowAttention3D
-from .shift import cached_shifted_window_mask, cached_window_groups, cyclic_shift, shifted_window_groups
-from .windows import Size3, effective_window, pad_to_window, window_partition
-
-
-@lru_cache(maxsize=256)
-def window_plan(dhw: Size3, window_size: Size3, shift_size: Size3) -> tuple[Size3, Size3]:
-    """:func:`effective_window` for a grid, computed once per (grid, window, shift) and reused."""
-    return effective_window(dhw, window_size, shift_size)
-
-
-@lru_cache(maxsize=256)
-def token_order(
-    dhw: Size3, window_size: Size3, shift_size: Size3, device: torch.device, by_mask_pattern: bool = False
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Shift + partition as one permutation of the ``L = D*H*W`` tokens, and its inverse.
-
-    ``order`` is what :func:`window_partition` of :func:`cyclic_shift` does to the token ids
-    ``0 .. L-1``, so for a grid ``x`` ``(B, D, H, W, C)``::
-
-        window_partition(cyclic_shift(x, shift), window)  ==  x.flatten(1, 3)[:, order]  # (B, nW*N, C)
-
-    and ``inverse`` (``order.argsort()``) undoes it: window reverse + reverse shift.  With
-    ``by_mask_pattern`` the windows come out sorted by their mask pattern, group after group
-    (:func:`vswin_edu.shift.shifted_window_groups`), which the fused attention takes as slices.
-    Both are ``LongTensor (L,)``, built once per (padded grid, window, shift, device, sorting).
-    """
-    with torch.inference_mode(False):  # built under inference_mode, still usable in training
-        ids = torch.arange(dhw[0] * dhw[1] * dhw[2]).view(1, *dhw, 1)  # (1, D, H, W, 1)
-        order = window_partition(cyclic_shift(ids, shift_size), window_size)  # (nW, N, 1)
-        if by_mask_pattern:
-            order = order[shifted_window_groups(dhw, window_size, shift_size).order]
-        order = order.flatten()  # (nW*N,)
-        return order.to(device), order.argsort().to(device)
+from .shift import cyclic_shift, reverse_cyclic_shift, shifted_window_mask
+from .windows import effective_window, pad_to_window, window_partition, window_reverse
 
 
 def shifted_window_attention(
     x: torch.Tensor,
     attn: WindowAttention3D,
-    window_size: Size3,
-    shift_size: Size3,
+    window_size: Sequence[int],
+    shift_size: Sequence[int],
     return_attn: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """(S)W-MSA on a normalised grid ``(B, D, H, W, C)``, by the window attention ``attn``.
+    """(S)W-MSA on a normalised grid ``(B, D, H, W, C)`` by the window attention ``attn``.
 
-    pad -> shift -> partition -> attend -> reverse -> unshift -> unpad; with ``return_attn`` also
-    the weights ``(B*nW, nH, N, N)`` of the (shifted, padded) windows in raster order.
+    With ``return_attn`` also the weights ``(B*nW, nH, N, N)`` of the (shifted, padded) windows.
     """
     B, D, H, W, C = x.shape
-    window, shift = window_plan((D, H, W), window_size, shift_size)
-    x = pad_to_window(x, window)  # (B, Dp, Hp, Wp, C)
-    padded = (x.shape[1], x.shape[2], x.shape[3])
-    N = window[0] * window[1] * window[2]
-    # The fused path takes the windows of a shifted grid sorted by mask pattern (each pattern one
-    # slice); the weights come back in raster order, with the whole mask.  Masks, groups and
-    # orders are built on the first forward for a grid, device and dtype, then looked up.
-    by_pattern = any(shift) and not return_attn
-    order, inverse = token_order(padded, window, shift, x.device, by_pattern)
-    # shift + partition in one gather: window_partition(cyclic_shift(x, shift), window)
-    windows = x.flatten(1, 3).index_select(1, order).view(-1, N, C)  # (B*nW, N, C)
-    if by_pattern:
-        groups = cached_window_groups(padded, window, shift, x.device, x.dtype, sorted_windows=True)
-        out = attn(windows, window_size=window, mask_groups=groups)
-    else:
-        mask = cached_shifted_window_mask(padded, window, shift, x.device, x.dtype) if any(shift) else None
-        out = attn(windows, mask=mask, return_attn=return_attn, window_size=window)
-    if return_attn:
-        out, weights = out
-    # reverse + unshift in one gather: reverse_cyclic_shift(window_reverse(out, ...), shift)
-    x = out.view(B, -1, C).index_select(1, inverse).view(B, *padded, C)  # (B, Dp, Hp, Wp, C)
-    x = x[:, :D, :H, :W, :]  # (B, D, H, W, C)
+    window, shift = effective_window((D, H, W), window_size, shift_size)  # clamped to a small grid
+    x = pad_to_window(x, window)  # 1. pad          (B, Dp, Hp, Wp, C)
+    _, Dp, Hp, Wp, _ = x.shape
+    x = cyclic_shift(x, shift)  # 2. shift        (B, Dp, Hp, Wp, C)
+    windows = window_partition(x, window)  # 3. partition    (B*nW, N, C)
+    mask = shifted_window_mask((Dp, Hp, Wp), window, shift).to(x.device) if any(shift) else None
+    out = attn(windows, mask=mask, return_attn=return_attn, window_size=window)  # 4. attend
+    out, weights = out if return_attn else (out, None)  # (B*nW, N, C)
+    x = window_reverse(out, window, B, Dp, Hp, Wp)  # 5. reverse      (B, Dp, Hp, Wp, C)
+    x = reverse_cyclic_shift(x, shift)  # 6. unshift      (B, Dp, Hp, Wp, C)
+    x = x[:, :D, :H, :W, :]  # 7. unpad        (B, D, H, W, C)
     return (x, weights) if return_attn else x
 
 
@@ -119,12 +75,8 @@ class DropPath(nn.Module):
         return f"p={self.p}"
 
 
-# On CPU the MLP works through this many tokens at a time (see Mlp.forward).
-MLP_CHUNK_TOKENS = 4096
-
-
 class Mlp(nn.Module):
-    """The block's feed-forward network: Linear(C, 4C) -> GELU -> Linear(4C, C)."""
+    """The block's feed-forward network, token by token: Linear(C, 4C) -> GELU -> Linear(4C, C)."""
 
     def __init__(self, dim: int, hidden_dim: int, drop: float = 0.0) -> None:
         super().__init__()
@@ -134,20 +86,7 @@ class Mlp(nn.Module):
         self.drop = nn.Dropout(drop)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(..., C) -> (..., C)``, token by token.
-
-        On CPU the tokens go through in chunks of ``MLP_CHUNK_TOKENS``: the hidden layer is four
-        times wider than the tokens (77 MB at Swin-T's stage 1 for 32x224^2), and a chunk's hidden
-        activations stay in the cache between fc1, GELU and fc2 instead of making a round trip
-        through main memory — the same numbers, about twice as fast at stage 1.  GPUs (and
-        ``torch.compile``) take all tokens at once.
-        """
-        tokens = x.reshape(-1, x.shape[-1])  # (L, C)
-        if x.device.type != "cpu" or torch.compiler.is_compiling() or len(tokens) <= MLP_CHUNK_TOKENS:
-            return self._mlp(x)
-        return torch.cat([self._mlp(chunk) for chunk in tokens.split(MLP_CHUNK_TOKENS)]).view_as(x)
-
-    def _mlp(self, x: torch.Tensor) -> torch.Tensor:
+        """``(..., C) -> (..., C)``."""
         return self.drop(self.fc2(self.drop(self.act(self.fc1(x)))))
 
 
@@ -161,6 +100,7 @@ class VideoSwinBlock(nn.Module):
         shift_size: ``(0, 0, 0)`` for W-MSA, ``(P/2, M/2, M/2)`` for SW-MSA.
         mlp_ratio: hidden width of the MLP relative to ``dim``.
         drop_path: stochastic-depth probability of both residual branches.
+        fast: run the fast route (:mod:`vswin_edu.fast`) instead of the readable steps; same numbers.
     """
 
     def __init__(
@@ -175,17 +115,14 @@ class VideoSwinBlock(nn.Module):
         attn_drop: float = 0.0,
         drop_path: float = 0.0,
         norm_layer: Callable[[int], nn.Module] = nn.LayerNorm,
+        fast: bool = False,
     ) -> None:
         super().__init__()
         self.dim = dim
         self.window_size = triple(window_size, "window_size")
         self.shift_size = shift_triple(shift_size)
-        for axis, w, s in zip("DHW", self.window_size, self.shift_size, strict=True):
-            if s >= w:
-                raise ValueError(
-                    f"shift_size must be smaller than window_size on every axis, got "
-                    f"{self.shift_size} for window {self.window_size} (axis {axis})"
-                )
+        effective_window(self.window_size, self.window_size, self.shift_size)  # checks shift < window
+        self.fast = fast
         self.norm1 = norm_layer(dim)
         self.attn = WindowAttention3D(
             dim, self.window_size, num_heads, qkv_bias=qkv_bias, attn_drop=attn_drop, proj_drop=drop
@@ -198,23 +135,41 @@ class VideoSwinBlock(nn.Module):
         self, x: torch.Tensor, return_attn: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``(B, D, H, W, C) -> (B, D, H, W, C)``; with ``return_attn`` also the weights
-        ``(B*nW, nH, N, N)`` of the (shifted, padded) windows."""
+        ``(B*nW, nH, N, N)`` of the (shifted, padded) windows (by the readable path)."""
         check_tokens(x, channels=self.dim)
         attn_out = self.attention(self.norm1(x), return_attn=return_attn)
-        if return_attn:
-            attn_out, weights = attn_out
-        x = x + self.drop_path(attn_out)
-        x = x + self.drop_path(self.mlp(self.norm2(x)))
+        attn_out, weights = attn_out if return_attn else (attn_out, None)
+        x = x + self.drop_path(attn_out)  # z' = z + (S)W-MSA(LN(z))
+        x = x + self.drop_path(self.feed_forward(self.norm2(x)))  # z'' = z' + MLP(LN(z'))
         return (x, weights) if return_attn else x
 
     def attention(
         self, x: torch.Tensor, return_attn: bool = False
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """(S)W-MSA on a normalised grid: :func:`shifted_window_attention` with this block's windows."""
-        return shifted_window_attention(x, self.attn, self.window_size, self.shift_size, return_attn)
+        return self.window_attention(x, self.attn, self.window_size, self.shift_size, return_attn)
+
+    def window_attention(
+        self,
+        x: torch.Tensor,
+        attn: WindowAttention3D,
+        window_size: Sequence[int],
+        shift_size: Sequence[int],
+        return_attn: bool = False,
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """:func:`shifted_window_attention`, or its fast twin when ``self.fast`` and no weights are asked."""
+        if self.fast and not return_attn:
+            return fast_route.shifted_window_attention(x, attn, window_size, shift_size)
+        return shifted_window_attention(x, attn, window_size, shift_size, return_attn)
+
+    def feed_forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``self.mlp(x)``, or in cache-sized chunks of tokens when ``self.fast``."""
+        return fast_route.chunked_mlp(self.mlp, x) if self.fast else self.mlp(x)
 
     def extra_repr(self) -> str:
-        return f"dim={self.dim}, window_size={self.window_size}, shift_size={self.shift_size}"
+        return (
+            f"dim={self.dim}, window_size={self.window_size}, shift_size={self.shift_size}, fast={self.fast}"
+        )
 
 
 class FactorisedVideoSwinBlock(VideoSwinBlock):
@@ -242,17 +197,15 @@ class FactorisedVideoSwinBlock(VideoSwinBlock):
         attn_drop: float = 0.0,
         drop_path: float = 0.0,
         norm_layer: Callable[[int], nn.Module] = nn.LayerNorm,
+        fast: bool = False,
     ) -> None:
         P, Mh, Mw = triple(window_size, "window_size")
         sd, sh, sw = shift_triple(shift_size)
-        if sd >= P:
-            raise ValueError(
-                f"shift_size must be smaller than window_size on every axis, got {(sd, sh, sw)} "
-                f"for window {(P, Mh, Mw)} (axis D)"
-            )
+        effective_window((P, Mh, Mw), (P, Mh, Mw), (sd, sh, sw))  # checks shift < window
         super().__init__(  # the spatial half: norm1, attn, drop_path, norm2, mlp
             dim, num_heads, window_size=(1, Mh, Mw), shift_size=(0, sh, sw), mlp_ratio=mlp_ratio,
             qkv_bias=qkv_bias, drop=drop, attn_drop=attn_drop, drop_path=drop_path, norm_layer=norm_layer,
+            fast=fast,
         )  # fmt: skip
         self.temporal_window, self.temporal_shift = (P, 1, 1), (sd, 0, 0)
         self.norm_t = norm_layer(dim)
@@ -269,12 +222,12 @@ class FactorisedVideoSwinBlock(VideoSwinBlock):
             )
         check_tokens(x, channels=self.dim)
         x = x + self.drop_path(self.attention(self.norm1(x)))  # space
-        x_t = shifted_window_attention(self.norm_t(x), self.attn_t, self.temporal_window, self.temporal_shift)
+        x_t = self.window_attention(self.norm_t(x), self.attn_t, self.temporal_window, self.temporal_shift)
         x = x + self.drop_path(x_t)  # time
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        return x + self.drop_path(self.feed_forward(self.norm2(x)))
 
     def extra_repr(self) -> str:
         return (
             f"dim={self.dim}, space: window={self.window_size} shift={self.shift_size}, "
-            f"time: window={self.temporal_window} shift={self.temporal_shift}"
+            f"time: window={self.temporal_window} shift={self.temporal_shift}, fast={self.fast}"
         )

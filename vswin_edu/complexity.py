@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 
 from ._checks import triple
+from .config import PRESETS, VideoSwinConfig
+from .model import VideoSwinTransformer
 from .windows import effective_window, num_windows
 
 
@@ -58,14 +60,13 @@ class StageInfo:
 
 
 def _config(model_or_config):
-    from .model import PRESETS, VideoSwinConfig, VideoSwinTransformer
-
+    """The :class:`VideoSwinConfig` of a preset name, a config, or a model (its ``.config``)."""
     if isinstance(model_or_config, str):
         return PRESETS[model_or_config]
-    if isinstance(model_or_config, VideoSwinTransformer):
-        return model_or_config.config
     if isinstance(model_or_config, VideoSwinConfig):
         return model_or_config
+    if isinstance(model_or_config, VideoSwinTransformer):
+        return model_or_config.config
     raise TypeError(
         "expected a preset name, a VideoSwinConfig or a VideoSwinTransformer, "
         f"got {type(model_or_config).__name__}"
@@ -98,10 +99,6 @@ def count_params(model: nn.Module) -> int:
 
 
 def _meta_model(cfg):
-    from dataclasses import asdict
-
-    from .model import VideoSwinTransformer
-
     with torch.device("meta"):  # shapes only: no memory, no time, even for Swin-L
         return VideoSwinTransformer(**asdict(cfg))
 

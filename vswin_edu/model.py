@@ -9,14 +9,15 @@ chapters 8-9).
       -> patch merging + stage 4                 (B, T/2, H/32, W/32, 8C)
       -> LayerNorm -> mean over tokens -> dropout -> linear head   (B, num_classes)
 
-Presets (``PRESETS``) hold the paper's Table 1 configurations; ``video_swin_micro`` is a teaching
-size that trains on a laptop CPU in about a minute.
+The configuration and the presets (the paper's Table 1, and ``micro``, a teaching size that trains
+on a laptop CPU in about a minute) live in :mod:`vswin_edu.config`.  ``fast=True`` runs every block
+by the fast route (:mod:`vswin_edu.fast`): the same numbers, about twice as fast.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import partial
 
@@ -26,59 +27,58 @@ from torch.utils.checkpoint import checkpoint
 
 from ._checks import check_video, shift_triple, triple
 from .block import FactorisedVideoSwinBlock, VideoSwinBlock
+from .config import PRESETS, VideoSwinConfig
 from .merging import PatchMerging
 from .patch import PatchEmbed3D
+from .windows import effective_window
+
+__all__ = [
+    "PRESETS",
+    "AttentionTrace",
+    "BlockAttention",
+    "VideoSwinConfig",
+    "VideoSwinStage",
+    "VideoSwinTransformer",
+    "build",
+    "video_swin_b",
+    "video_swin_l",
+    "video_swin_micro",
+    "video_swin_s",
+    "video_swin_t",
+]
 
 
 @dataclass(frozen=True)
-class VideoSwinConfig:
-    """Everything that defines a Video Swin Transformer; the builders read it from ``PRESETS``."""
+class BlockAttention:
+    """What one block attended with in a traced pass (:meth:`VideoSwinTransformer.trace_attention`)."""
 
-    patch_size: tuple[int, int, int] = (2, 4, 4)  # 3D patch (time, height, width)
-    embed_dim: int = 96  # C: channels of stage 1, doubled by every patch merging
-    depths: tuple[int, ...] = (2, 2, 6, 2)  # blocks per stage (always even: W-MSA, SW-MSA pairs)
-    num_heads: tuple[int, ...] = (3, 6, 12, 24)  # heads per stage; head dim 32 in the paper
-    window_size: tuple[int, int, int] = (8, 7, 7)  # (P, M, M); (16, 7, 7) for SSv2
-    mlp_ratio: float = 4.0  # MLP hidden width / C
-    qkv_bias: bool = True
-    drop_rate: float = 0.0  # dropout after attention projection and in the MLP
-    attn_drop_rate: float = 0.0  # dropout on attention weights
-    drop_path_rate: float = 0.1  # stochastic depth, linearly increasing from 0 to this
-    head_dropout: float = 0.5  # dropout before the classifier (the official I3D head)
-    num_classes: int = 400  # Kinetics-400
-    in_chans: int = 3
-    patch_norm: bool = True  # LayerNorm after the patch embedding (official configs, torchvision)
-    checkpoint_stages: tuple[bool, ...] = field(default=())  # activation checkpointing per stage
-    # ablations (paper Sec. 4.3, Tables 4-6; chapter 11):
-    shift_size: tuple[int, int, int] | None = None  # odd blocks' shift; None: (P/2, M/2, M/2)
-    attention: str = "joint"  # "joint" (P, M, M) windows, or "factorised": (1, M, M) then (P, 1, 1)
+    stage: int
+    block: int
+    dhw: tuple[int, int, int]  # the block's input grid
+    window: tuple[int, int, int]  # effective window and shift on that grid
+    shift: tuple[int, int, int]
+    weights: torch.Tensor  # (B*nW, nH, N, N): the windows of the padded, rolled grid
 
 
-# The paper's configurations (Table 1; drop-path as in the official Kinetics-400 configs).
-PRESETS: dict[str, VideoSwinConfig] = {
-    "t": VideoSwinConfig(
-        embed_dim=96, depths=(2, 2, 6, 2), num_heads=(3, 6, 12, 24), drop_path_rate=0.1
-    ),  # 28.2M params, 88 GMACs at 32x224^2
-    "s": VideoSwinConfig(
-        embed_dim=96, depths=(2, 2, 18, 2), num_heads=(3, 6, 12, 24), drop_path_rate=0.1
-    ),  # 49.8M params, 166 GMACs
-    "b": VideoSwinConfig(
-        embed_dim=128, depths=(2, 2, 18, 2), num_heads=(4, 8, 16, 32), drop_path_rate=0.3
-    ),  # 88.1M params, 282 GMACs (0.2 from IN-22K)
-    "l": VideoSwinConfig(
-        embed_dim=192, depths=(2, 2, 18, 2), num_heads=(6, 12, 24, 48), drop_path_rate=0.2
-    ),  # 197M params, 604 GMACs at 32x224^2
-    # Teaching size: 8x8x8 tokens for a 16x32x32 clip, two stages, ~0.3M params.
-    "micro": VideoSwinConfig(
-        embed_dim=48,
-        depths=(2, 2),
-        num_heads=(3, 6),
-        window_size=(4, 4, 4),
-        drop_path_rate=0.0,
-        head_dropout=0.0,
-        num_classes=8,
-    ),
-}
+@dataclass
+class AttentionTrace:
+    """Attention weights recorded during one forward pass, keyed by ``(stage, block)``.
+
+    ``blocks``: which ``(stage, block)`` pairs to record (None: every block).
+    """
+
+    blocks: frozenset[tuple[int, int]] | None = None
+    records: dict[tuple[int, int], BlockAttention] = field(default_factory=dict)
+
+    def wants(self, stage: int, block: int) -> bool:
+        return self.blocks is None or (stage, block) in self.blocks
+
+    def record(self, stage: int, j: int, dhw: tuple[int, int, int], block: VideoSwinBlock, weights) -> None:
+        window, shift = effective_window(dhw, block.window_size, block.shift_size)
+        self.records[stage, j] = BlockAttention(stage, j, dhw, window, shift, weights)
+
+    def __getitem__(self, key: tuple[int, int]) -> BlockAttention:
+        return self.records[key]
 
 
 BLOCKS = {"joint": VideoSwinBlock, "factorised": FactorisedVideoSwinBlock}  # VideoSwinConfig.attention
@@ -121,9 +121,14 @@ class VideoSwinStage(nn.Module):
         )
         self.use_checkpoint = use_checkpoint
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        for block in self.blocks:
-            if self.use_checkpoint and self.training and torch.is_grad_enabled():
+    def forward(self, x: torch.Tensor, trace: AttentionTrace | None = None, stage: int = 0) -> torch.Tensor:
+        """``(B, D, H, W, C)`` -> the next stage's grid; ``trace`` records the blocks it asks for."""
+        for j, block in enumerate(self.blocks):
+            if trace is not None and trace.wants(stage, j):
+                dhw = (x.shape[1], x.shape[2], x.shape[3])
+                x, weights = block(x, return_attn=True)  # (B, D, H, W, C), (B*nW, nH, N, N)
+                trace.record(stage, j, dhw, block, weights)
+            elif self.use_checkpoint and self.training and torch.is_grad_enabled():
                 x = checkpoint(block, x, use_reentrant=False)  # recompute in backward, save memory
             else:
                 x = block(x)  # (B, D, H, W, C)
@@ -191,6 +196,7 @@ class VideoSwinTransformer(nn.Module):
                     use_checkpoint=bool(cfg.checkpoint_stages and cfg.checkpoint_stages[i]),
                     shift_size=cfg.shift_size,
                     attention=cfg.attention,
+                    fast=cfg.fast,
                     mlp_ratio=cfg.mlp_ratio,
                     qkv_bias=cfg.qkv_bias,
                     drop=cfg.drop_rate,
@@ -203,13 +209,43 @@ class VideoSwinTransformer(nn.Module):
         self.head_drop = nn.Dropout(cfg.head_dropout)
         self.head = nn.Linear(self.num_features, cfg.num_classes)
 
-    def forward_features(self, video: torch.Tensor) -> torch.Tensor:
-        """Video ``(B, 3, T, H, W)`` -> normalised last-stage tokens ``(B, D, H, W, C)``."""
+    def forward_features(self, video: torch.Tensor, trace: AttentionTrace | None = None) -> torch.Tensor:
+        """Video ``(B, 3, T, H, W)`` -> normalised last-stage tokens ``(B, D, H, W, C)``.
+
+        ``trace`` (see :meth:`trace_attention`) records the attention weights of the blocks it names.
+        """
         check_video(video, channels=self.config.in_chans)
         x = self.pos_drop(self.patch_embed(video))  # (B, D, H, W, C)
-        for stage in self.stages:
-            x = stage(x)  # (B, D, H/2^i, W/2^i, 2^i C)
+        for i, stage in enumerate(self.stages):
+            x = stage(x, trace, stage=i)  # (B, D, H/2^i, W/2^i, 2^i C)
         return self.norm(x)
+
+    @torch.no_grad()
+    def trace_attention(
+        self, video: torch.Tensor, blocks: Iterable[tuple[int, int]] | None = None
+    ) -> AttentionTrace:
+        """One forward pass that records what the blocks attended with (chapter 11's attention maps).
+
+        ``blocks``: the ``(stage, block)`` pairs to record (default: all).  The model stays in its
+        mode (call ``.eval()`` first for deterministic weights).
+        """
+        wanted = None if blocks is None else frozenset((int(i), int(j)) for i, j in blocks)
+        for i, j in wanted or ():
+            if not (0 <= i < len(self.stages) and 0 <= j < len(self.stages[i].blocks)):
+                raise ValueError(
+                    f"no block {j} in stage {i} of this model (blocks per stage: {self.config.depths})"
+                )
+        trace = AttentionTrace(wanted)
+        self.forward_features(video, trace)
+        return trace
+
+    def use_fast_path(self, enabled: bool = True) -> VideoSwinTransformer:
+        """Switch every block to the fast route (:mod:`vswin_edu.fast`) or back; returns the model."""
+        for stage in self.stages:
+            for block in stage.blocks:
+                block.fast = bool(enabled)
+        self.config = replace(self.config, fast=bool(enabled))
+        return self
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
         x = self.forward_features(video)  # (B, D, H, W, C)
@@ -256,14 +292,12 @@ def video_swin_t(
     window_size: Sequence[int] = (8, 7, 7),
     *,
     weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
-    progress: bool = True,
     **kw,
 ) -> VideoSwinTransformer:
     """Swin-T: C=96, depths (2, 2, 6, 2), heads (3, 6, 12, 24); 28.2M params with 400 classes.
 
     ``weights``: a local checkpoint path or state dict (ours, torchvision, official/mmaction2, or a
-    2D Swin to inflate), read with ``weights_only=True``; ``progress`` is accepted for torchvision
-    compatibility (nothing is ever downloaded).
+    2D Swin to inflate), read with ``weights_only=True``; nothing is ever downloaded.
     """
     return _preset_with_weights("t", num_classes, window_size, weights, **kw)
 
@@ -273,7 +307,6 @@ def video_swin_s(
     window_size: Sequence[int] = (8, 7, 7),
     *,
     weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
-    progress: bool = True,
     **kw,
 ) -> VideoSwinTransformer:
     """Swin-S: C=96, depths (2, 2, 18, 2), heads (3, 6, 12, 24); 49.8M params. ``weights``: see
@@ -286,7 +319,6 @@ def video_swin_b(
     window_size: Sequence[int] = (8, 7, 7),
     *,
     weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
-    progress: bool = True,
     **kw,
 ) -> VideoSwinTransformer:
     """Swin-B: C=128, depths (2, 2, 18, 2), heads (4, 8, 16, 32); 88.1M params.
@@ -302,7 +334,6 @@ def video_swin_l(
     window_size: Sequence[int] = (8, 7, 7),
     *,
     weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
-    progress: bool = True,
     **kw,
 ) -> VideoSwinTransformer:
     """Swin-L: C=192, depths (2, 2, 18, 2), heads (6, 12, 24, 48); 197M params. ``weights``: see
@@ -315,7 +346,6 @@ def video_swin_micro(
     window_size: Sequence[int] = (4, 4, 4),
     *,
     weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
-    progress: bool = True,
     **kw,
 ) -> VideoSwinTransformer:
     """Teaching size: C=48, depths (2, 2), heads (3, 6), window 4x4x4 — for 16x32x32 clips on a CPU;

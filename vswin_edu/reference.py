@@ -28,20 +28,12 @@ from einops import rearrange
 
 from ._checks import check_tokens, shift_triple, triple
 from .attention import WindowAttention3D
-from .relpos import relative_position_index, window_coords
-from .shift import MASKED_LOGIT, region_ids
-from .windows import _check_divisible, window_partition, window_reverse
+from .geometry import WindowGeometry, window_token_origins
+from .relpos import relative_position_index
+from .shift import MASKED_LOGIT, shifted_window_allowed, window_region_ids
+from .windows import _check_divisible, num_windows, window_coords, window_partition, window_reverse
 
-
-def _token_origins(dhw: Sequence[int], window: Sequence[int], shift: Sequence[int]) -> torch.Tensor:
-    """For every window and token of the rolled grid, its ``(t, h, w)`` in the un-rolled grid.
-
-    Returns ``LongTensor (nW, N, 3)``.  The token at rolled position ``p`` came from ``(p + s) mod L``.
-    """
-    axes = [torch.arange(n) for n in dhw]
-    grid = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)  # (D, H, W, 3) rolled positions
-    origin = (grid + torch.tensor(shift)) % torch.tensor(dhw)  # (D, H, W, 3)
-    return window_partition(origin[None], window)  # (nW, N, 3)
+MaskLike = torch.Tensor | Callable[..., torch.Tensor]
 
 
 def brute_force_allowed(
@@ -58,7 +50,7 @@ def brute_force_allowed(
         shift_triple(shift_size),
     )
     _check_divisible(dhw, window, "dhw")
-    origin = _token_origins(dhw, window, shift)  # (nW, N, 3)
+    origin = window_token_origins(dhw, window, shift)  # (nW, N, 3)
     group = torch.div(origin - torch.tensor(shift), torch.tensor(window), rounding_mode="floor")
     return (group[:, :, None, :] == group[:, None, :, :]).all(dim=-1)  # (nW, N, N)
 
@@ -169,8 +161,34 @@ def as_allowed(mask: torch.Tensor) -> torch.Tensor:
     return mask > -1.0  # 0 = may attend; -100, -1e4 or -inf = masked
 
 
+def resolve_mask(
+    mask: MaskLike, dhw: Sequence[int], window_size: Sequence[int], shift_size: Sequence[int]
+) -> torch.Tensor:
+    """A user's mask for a padded grid as booleans ``(nW, N, N)`` (True = may attend), shape-checked.
+
+    ``mask`` is a tensor (bool, or additive float read by :func:`as_allowed`) or a callable
+    ``mask(dhw, window_size, shift_size)`` returning one.
+    """
+    if callable(mask):
+        mask = mask(tuple(dhw), tuple(window_size), tuple(shift_size))
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a torch.Tensor or a callable returning one, got {type(mask).__name__}")
+    window = triple(window_size, "window_size")
+    nW, N = num_windows(dhw, window), window[0] * window[1] * window[2]
+    if tuple(mask.shape) != (nW, N, N):
+        raise ValueError(f"mask must have shape (nW, N, N) = {(nW, N, N)}, got {tuple(mask.shape)}")
+    return as_allowed(mask.detach().cpu())
+
+
+def allowed_pairs(mask: MaskLike | None, geo: WindowGeometry) -> torch.Tensor:
+    """The user's mask for ``geo``'s padded grid as booleans ``(nW, N, N)``, or the correct one."""
+    if mask is None:
+        return shifted_window_allowed(geo.padded, geo.window, geo.shift)
+    return resolve_mask(mask, geo.padded, geo.window, geo.shift)
+
+
 def mask_mismatches(
-    mask: torch.Tensor | Callable[..., torch.Tensor],
+    mask: MaskLike,
     dhw: Sequence[int],
     window_size: Sequence[int],
     shift_size: Sequence[int],
@@ -189,18 +207,10 @@ def mask_mismatches(
         triple(window_size, "window_size"),
         shift_triple(shift_size),
     )
-    if callable(mask):
-        mask = mask(dhw, window, shift)
-    if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"mask must be a torch.Tensor or a callable returning one, got {type(mask).__name__}")
     expected = brute_force_allowed(dhw, window, shift)  # (nW, N, N)
-    if tuple(mask.shape) != tuple(expected.shape):
-        raise ValueError(
-            f"mask must have shape (nW, N, N) = {tuple(expected.shape)}, got {tuple(mask.shape)}"
-        )
-    got = as_allowed(mask.detach().cpu())
-    origins = _token_origins(dhw, window, shift)  # (nW, N, 3)
-    regions = window_partition(region_ids(dhw, window, shift)[None, ..., None], window)[..., 0]  # (nW, N)
+    got = resolve_mask(mask, dhw, window, shift)
+    origins = window_token_origins(dhw, window, shift)  # (nW, N, 3)
+    regions = window_region_ids(dhw, window, shift)  # (nW, N)
     out = []
     for w, i, j in torch.nonzero(got != expected).tolist():
         out.append(

@@ -30,19 +30,15 @@ import torch
 from torch import nn
 
 from ._checks import triple
+from .windows import window_coords
+
+__all__ = ["RelativePositionBias3D", "relative_position_index", "table_size", "window_coords"]
 
 
 def table_size(window_size: Sequence[int]) -> int:
     """Rows of the bias table, ``(2P-1)(2M_h-1)(2M_w-1)``: 15*13*13 = 2535 for 8x7x7."""
     wd, wh, ww = triple(window_size, "window_size")
     return (2 * wd - 1) * (2 * wh - 1) * (2 * ww - 1)
-
-
-def window_coords(window_size: Sequence[int]) -> torch.Tensor:
-    """Coordinates ``(d, h, w)`` of the N tokens of a window in raster order, ``LongTensor (N, 3)``."""
-    wd, wh, ww = triple(window_size, "window_size")
-    grids = torch.meshgrid(torch.arange(wd), torch.arange(wh), torch.arange(ww), indexing="ij")
-    return torch.stack(grids, dim=-1).reshape(-1, 3)  # (N, 3)
 
 
 def relative_position_index(
@@ -77,7 +73,7 @@ class RelativePositionBias3D(nn.Module):
     Calling the module returns the bias ``(nH, N, N)`` for the full window, or for a shrunken
     *effective* window when one is passed — indexed by that window's own coordinates (see the
     module docstring for the upstream ``[:N, :N]`` bug this avoids).  The gather runs on every
-    call, so the bias always reflects the current (trained) table; only the integer index is cached.
+    call, so the bias always reflects the current (trained) table.
     """
 
     def __init__(self, window_size: Sequence[int], num_heads: int) -> None:
@@ -90,34 +86,24 @@ class RelativePositionBias3D(nn.Module):
             torch.zeros(table_size(self.window_size), num_heads)
         )  # ((2P-1)(2M-1)(2M-1), nH)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
-        # The index of the full window is a buffer so it follows .to(device); the indices of
-        # shrunken windows are cached per (window, device) on first use.
+        # a buffer, so that it follows .to(device); not saved (it is a function of the window)
         self.register_buffer(
             "relative_position_index", relative_position_index(self.window_size), persistent=False
         )
-        self._index_cache: dict[tuple[tuple[int, int, int], torch.device], torch.Tensor] = {}
 
     def index(self, window_size: Sequence[int] | None = None) -> torch.Tensor:
-        """The cached ``(N, N)`` index for ``window_size`` (default: the full window)."""
-        table = self.relative_position_bias_table
+        """The ``(N, N)`` index for ``window_size`` (default: the full window) into this table."""
         window = self.window_size if window_size is None else triple(window_size, "window_size")
         if window == self.window_size:
             return self.relative_position_index
-        key = (window, table.device)
-        if key not in self._index_cache:
-            # a normal tensor even when first built under inference_mode, so training can reuse it
-            with torch.inference_mode(False):
-                self._index_cache[key] = relative_position_index(window, self.window_size).to(table.device)
-        return self._index_cache[key]
+        index = relative_position_index(window, table_window=self.window_size)  # a shrunken window
+        return index.to(self.relative_position_index.device)
 
     def forward(self, window_size: Sequence[int] | None = None) -> torch.Tensor:
         """Bias ``B`` of shape ``(nH, N, N)`` for the (effective) window."""
         index = self.index(window_size)  # (N, N)
-        N = index.shape[0]
-        # gathered head by head from the transposed table, so B comes out contiguous (nH, N, N);
-        # the backward pass (a scatter-add into the table) is then also fast
-        bias = self.relative_position_bias_table.t().index_select(1, index.reshape(-1))  # (nH, N*N)
-        return bias.view(self.num_heads, N, N)  # (nH, N, N)
+        bias = self.relative_position_bias_table[index]  # (N, N, nH): one table row per pair
+        return bias.permute(2, 0, 1)  # (nH, N, N)
 
     def extra_repr(self) -> str:
         rows = table_size(self.window_size)

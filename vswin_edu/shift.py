@@ -17,10 +17,7 @@ regions — although any one window meets at most ``2^3 = 8`` of them.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Sequence
-from functools import lru_cache
-from typing import NamedTuple
 
 import torch
 
@@ -88,6 +85,16 @@ def region_ids(dhw: Sequence[int], window_size: Sequence[int], shift_size: Seque
     return 9 * rd[:, None, None] + 3 * rh[None, :, None] + rw[None, None, :]  # (D, H, W)
 
 
+def window_region_ids(
+    dhw: Sequence[int], window_size: Sequence[int], shift_size: Sequence[int]
+) -> torch.Tensor:
+    """The region (:func:`region_ids`) of every token of every rolled window, ``LongTensor (nW, N)``."""
+    window = triple(window_size, "window_size")
+    _check_divisible(tuple(dhw), window, "the padded grid dhw")
+    ids = region_ids(dhw, window, shift_size)  # (D, H, W)
+    return window_partition(ids[None, ..., None], window)[..., 0]  # (nW, N)
+
+
 def shifted_window_allowed(
     dhw: Sequence[int], window_size: Sequence[int], shift_size: Sequence[int]
 ) -> torch.Tensor:
@@ -96,10 +103,7 @@ def shifted_window_allowed(
     The mask is symmetric (``allowed[w, i, j] == allowed[w, j, i]``) and, for a window with no
     wrapped piece, all True.  ``dhw`` is the *padded* grid (a multiple of the window).
     """
-    window = triple(window_size, "window_size")
-    _check_divisible(tuple(dhw), window, "the padded grid dhw")
-    ids = region_ids(dhw, window, shift_size)  # (D, H, W)
-    ids = window_partition(ids[None, ..., None], window)[..., 0]  # (nW, N)
+    ids = window_region_ids(dhw, window_size, shift_size)  # (nW, N)
     return ids[:, :, None] == ids[:, None, :]  # (nW, N, N)
 
 
@@ -119,128 +123,3 @@ def additive_mask(allowed: torch.Tensor, dtype: torch.dtype = torch.float32) -> 
     """Turn a boolean "may attend" mask into additive logits (0 / ``MASKED_LOGIT``)."""
     zero = torch.zeros((), dtype=dtype)
     return torch.where(allowed, zero, torch.tensor(MASKED_LOGIT, dtype=dtype))
-
-
-@lru_cache(maxsize=128)
-def cached_shifted_window_mask(
-    dhw: tuple[int, int, int],
-    window_size: tuple[int, int, int],
-    shift_size: tuple[int, int, int],
-    device: torch.device,
-    dtype: torch.dtype,
-) -> torch.Tensor:
-    """:func:`shifted_window_mask` built once per (padded grid, window, shift, device, dtype).
-
-    The mask depends only on these five things, never on the data, so the model builds it once and
-    reuses the same tensor on every forward (torchvision rebuilds it every time).  The returned
-    tensor is shared: treat it as read-only.
-    """
-    with torch.inference_mode(False):  # a mask first built under inference_mode still serves training
-        return shifted_window_mask(dhw, window_size, shift_size).to(device=device, dtype=dtype)
-
-
-class WindowGroups(NamedTuple):
-    """The windows of a grid grouped by their mask pattern (see :func:`shifted_window_groups`)."""
-
-    windows: tuple[torch.Tensor, ...]  # per group, LongTensor (g,): the windows with this pattern
-    masks: torch.Tensor  # (G, N, N): the additive mask pattern shared by each group
-    num_windows: int  # nW, all groups together
-    order: torch.Tensor  # (nW,): the windows group after group, torch.cat(windows)
-    inverse: torch.Tensor  # (nW,): order.argsort(), back to the windows' own order
-    sizes: tuple[int, ...]  # windows per group
-    in_order: bool  # the windows already come group after group (order is 0, 1, ..., nW-1)
-
-
-def make_window_groups(
-    windows: Sequence[Sequence[int]], masks: torch.Tensor, num_windows: int
-) -> WindowGroups:
-    """:class:`WindowGroups` from the window numbers of each group and their patterns ``(G, N, N)``.
-
-    Plain ints in, so that nothing here depends on tensor values (``torch.compile`` traces it).
-    """
-    order = [w for members in windows for w in members]
-    in_order = order == list(range(len(order)))
-    order_t = torch.tensor(order, dtype=torch.long)
-    return WindowGroups(
-        windows=tuple(torch.tensor(members, dtype=torch.long) for members in windows),
-        masks=masks,
-        num_windows=num_windows,
-        order=order_t,
-        inverse=order_t.argsort(),
-        sizes=tuple(len(members) for members in windows),
-        in_order=in_order,
-    )
-
-
-def sorted_by_pattern(groups: WindowGroups) -> WindowGroups:
-    """The same groups for windows that were sorted by ``groups.order``: each group one run of windows.
-
-    The block sorts its windows this way while it gathers them (:func:`vswin_edu.block.token_order`),
-    so that attention takes every group as one slice, with no reordering of its own.
-    """
-    starts = itertools.accumulate(groups.sizes[:-1], initial=0)
-    windows = [range(start, start + size) for start, size in zip(starts, groups.sizes, strict=True)]
-    return make_window_groups(windows, groups.masks, groups.num_windows)
-
-
-def shifted_window_groups(
-    dhw: Sequence[int], window_size: Sequence[int], shift_size: Sequence[int]
-) -> WindowGroups:
-    """Group the windows of a shifted grid by their mask pattern — at most ``2^3 = 8`` groups.
-
-    Only the *last* window along a shifted axis meets a wrapped piece (regions 1 and 2 of that
-    axis); every other window lies inside region 0.  So the pattern of a window depends only on
-    whether it is last along each shifted axis, and most windows (the interior ones) share the
-    all-zero pattern.  Examples with window ``(2, 4, 4)`` and shift ``(1, 2, 2)``: ``(4, 8, 8)``
-    tokens give 8 windows in 8 groups of one; ``(4, 12, 12)`` give 18 windows in 8 groups, the
-    largest holding the 4 windows that are last along no axis.  Swin-T's first shifted block at
-    32x224x224 has 128 windows in groups of 49, 49, 7, 7, 7, 7, 1, 1.  Attention can then add one
-    small ``(nH, N, N)`` mask per group instead of a ``(nW, nH, N, N)`` one.
-    """
-    window, shift = triple(window_size, "window_size"), shift_triple(shift_size)
-    mask = shifted_window_mask(dhw, window, shift)  # (nW, N, N); also checks the arguments
-    counts = [n // w for n, w in zip(dhw, window, strict=True)]  # windows along D, H, W
-    groups: dict[tuple[bool, ...], list[int]] = {}
-    for i, position in enumerate(itertools.product(*(range(n) for n in counts))):  # raster order
-        last = tuple(s > 0 and p == n - 1 for p, n, s in zip(position, counts, shift, strict=True))
-        groups.setdefault(last, []).append(i)
-    first = [members[0] for members in groups.values()]
-    return make_window_groups(list(groups.values()), mask[first], mask.shape[0])  # masks (G, N, N)
-
-
-def group_windows_by_mask(mask: torch.Tensor) -> WindowGroups:
-    """Group the windows of *any* additive mask ``(nW, N, N)`` by identical ``(N, N)`` pattern.
-
-    For masks that do not come from :func:`shifted_window_mask` (e.g. the padding mask of
-    :func:`vswin_edu.reference.naive_shifted_window_attention`).  It looks at the values, so under
-    ``torch.compile`` it breaks the graph; the block uses :func:`cached_window_groups` instead.
-    """
-    if mask.dim() != 3 or mask.shape[1] != mask.shape[2]:
-        raise ValueError(f"mask must have shape (nW, N, N), got {tuple(mask.shape)}")
-    nW, N, _ = mask.shape
-    patterns, which = torch.unique(mask.reshape(nW, N * N), dim=0, return_inverse=True)  # (G, N*N), (nW,)
-    windows = [(which == g).nonzero().flatten().tolist() for g in range(patterns.shape[0])]
-    return make_window_groups(windows, patterns.view(-1, N, N), nW)
-
-
-@lru_cache(maxsize=128)
-def cached_window_groups(
-    dhw: tuple[int, int, int],
-    window_size: tuple[int, int, int],
-    shift_size: tuple[int, int, int],
-    device: torch.device,
-    dtype: torch.dtype,
-    sorted_windows: bool = False,
-) -> WindowGroups:
-    """:func:`shifted_window_groups` built once per (padded grid, window, shift, device, dtype);
-    with ``sorted_windows``, for windows already sorted by pattern (:func:`sorted_by_pattern`)."""
-    with torch.inference_mode(False):  # like the mask: usable by inference and training alike
-        groups = shifted_window_groups(dhw, window_size, shift_size)
-        if sorted_windows:
-            groups = sorted_by_pattern(groups)
-        return groups._replace(
-            windows=tuple(w.to(device) for w in groups.windows),
-            masks=groups.masks.to(device=device, dtype=dtype),
-            order=groups.order.to(device),
-            inverse=groups.inverse.to(device),
-        )

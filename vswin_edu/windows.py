@@ -44,6 +44,12 @@ def effective_window(
     dhw = triple(tuple(input_dhw), "input_dhw")
     window = triple(window_size, "window_size")
     shift = shift_triple(shift_size)
+    for axis, w, s in zip("DHW", window, shift, strict=True):
+        if s >= w:
+            raise ValueError(
+                f"shift_size must be smaller than window_size on every axis, got shift {shift} "
+                f"for window {window} (axis {axis})"
+            )
     eff_window = tuple(min(n, w) for n, w in zip(dhw, window, strict=True))
     eff_shift = tuple(0 if n <= w else s for n, w, s in zip(dhw, window, shift, strict=True))
     return eff_window, eff_shift  # type: ignore[return-value]
@@ -134,3 +140,10 @@ def num_windows(dhw: Sequence[int], window_size: Sequence[int]) -> int:
     for size, w in zip(dhw, window_size, strict=True):
         n *= -(-size // w)
     return n
+
+
+def window_coords(window_size: Sequence[int]) -> torch.Tensor:
+    """Coordinates ``(d, h, w)`` of the N tokens of a window in raster order, ``LongTensor (N, 3)``."""
+    wd, wh, ww = triple(window_size, "window_size")
+    grids = torch.meshgrid(torch.arange(wd), torch.arange(wh), torch.arange(ww), indexing="ij")
+    return torch.stack(grids, dim=-1).reshape(-1, 3)  # (N, 3)

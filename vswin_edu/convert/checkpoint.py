@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from .._checks import triple
-from ..model import PRESETS, VideoSwinTransformer, build
+from ..config import PRESETS
+from ..model import VideoSwinTransformer, build
 from ..relpos import table_size
 from .inflate import inflate_2d
 from .keymaps import (

@@ -8,9 +8,13 @@
     evaluate    accuracy over a loader; multi-view testing
     checkpoint  atomic save, weights_only load, RNG states
     distributed torchrun process group (gloo / nccl)
+    metrics     metrics.csv / metrics.json, one row per evaluation
 
-Importing this package never imports matplotlib or ipywidgets (the learning-curve plot is imported
-only when it is drawn), so a headless training job stays lean.
+The loop never draws.  ``fit`` writes metrics; the learning curves are
+``vswin_edu.viz.plot_learning_curves(history.rows)``, called by a notebook or by the command line,
+which saves ``curves.png`` after training.  That command (``__main__.py``, lazily) is the one module
+here that imports :mod:`vswin_edu.viz`; none imports :mod:`vswin_edu.widgets`, and importing this
+package pulls in neither matplotlib nor ipywidgets, so a headless training job stays lean.
 """
 
 from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint

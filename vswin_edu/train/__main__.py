@@ -11,6 +11,9 @@ Examples::
 
 Every ``TrainConfig`` field is a flag (``--batch-size`` for ``batch_size``); the dataset flags
 choose the synthetic :class:`~vswin_edu.data.MovingShapes` task or a folder of video files.
+``--out-dir`` receives ``last.pt`` and ``metrics.csv|json`` from :func:`~vswin_edu.train.fit` and,
+drawn here, ``curves.png``: this command is the one place of :mod:`vswin_edu.train` that imports
+:mod:`vswin_edu.viz` (lazily, after training); the loop itself never draws.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from .checkpoint import load_checkpoint
 from .config import TrainConfig
 from .device import resolve_device
 from .evaluate import evaluate
-from .loop import build_model, fit
+from .loop import History, build_model, fit
 
 _SCALARS = {"int": int, "float": float, "str": str}
 
@@ -113,6 +116,15 @@ def make_datasets(args: argparse.Namespace) -> tuple:
     return train, val
 
 
+def write_curves(history: History) -> None:
+    """``out_dir/curves.png``: the learning curves of a finished run (rank 0 only; needs matplotlib)."""
+    if history.out_dir is None or not history.rows:
+        return
+    from ..viz.training import plot_learning_curves  # matplotlib only once a plot is written
+
+    plot_learning_curves(history.rows).savefig(history.out_dir / "curves.png", dpi=100)
+
+
 def main(argv: list[str] | None = None) -> dict:
     args = make_parser().parse_args(argv)
     config = TrainConfig.from_dict({f.name: getattr(args, f.name) for f in fields(TrainConfig)})
@@ -126,7 +138,9 @@ def main(argv: list[str] | None = None) -> dict:
         loader = DataLoader(val_set, batch_size=config.batch_size, num_workers=config.num_workers)
         result = evaluate(model.to(device), loader, device, config.amp)
     else:
-        result = fit(config, train_set, val_set).final
+        history = fit(config, train_set, val_set)
+        write_curves(history)
+        result = history.final
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(result))
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -46,6 +47,9 @@ class TrainConfig:
     amp: str | None = _opt(
         None, "mixed precision: bf16 or fp16 (fp16 uses a GradScaler); for CUDA", choices=AMP_DTYPES
     )
+    fast: bool = _opt(
+        True, "run the blocks by the fast route (vswin_edu.fast; same numbers); --no-fast: the readable steps"
+    )
     compile: bool = _opt(False, "torch.compile the model (slow to compile on CPU)")
     checkpoint_activations: bool = _opt(False, "recompute block activations in backward to save memory")
     device: str = _opt("auto", "auto (CUDA if available, else CPU), cpu, cuda or cuda:N")
@@ -53,7 +57,9 @@ class TrainConfig:
     num_workers: int = _opt(0, "DataLoader worker processes per training process")
     eval_every: int | None = _opt(None, "evaluate (and log a row) every N steps; default: every epoch")
     checkpoint_every: int | None = _opt(None, "write out_dir/last.pt every N steps; default: every epoch")
-    out_dir: str | None = _opt(None, "folder for last.pt, metrics.csv/json and curves.png; none: no files")
+    out_dir: str | None = _opt(
+        None, "folder for last.pt and metrics.csv/json (the CLI adds curves.png); none: no files"
+    )
     resume: str | None = _opt(None, "checkpoint to resume from (exactly: same weights as never stopping)")
     stop_at: int | None = _opt(None, "stop after this step (checkpointing first), as if interrupted")
     progress: bool = _opt(True, "show tqdm progress bars (turn off for deterministic notebook output)")
@@ -99,3 +105,22 @@ class TrainConfig:
 
 # Fields that may differ between a run and its resumption without changing the result.
 RESUME_FREE_FIELDS = frozenset({"resume", "stop_at", "out_dir", "progress", "num_workers", "device"})
+
+
+def check_resume_config(saved: dict[str, Any], config: TrainConfig, path: str) -> None:
+    """Warn if ``config`` differs from the checkpoint's ``saved`` config in a field that changes results."""
+    changed = {
+        k: (v, getattr(config, k))
+        for k, v in saved.items()
+        if k not in RESUME_FREE_FIELDS and hasattr(config, k) and _plain(getattr(config, k)) != _plain(v)
+    }
+    if changed:
+        warnings.warn(
+            f"resuming {path} with a changed config {changed} (saved, now): the run will not match "
+            "an uninterrupted one",
+            stacklevel=3,
+        )
+
+
+def _plain(value: Any) -> Any:
+    return list(value) if isinstance(value, tuple) else value  # a checkpoint stores tuples as lists

@@ -10,13 +10,8 @@ run stopped at step k and resumed ends with bit-identical weights.
 
 from __future__ import annotations
 
-import csv
-import io
 import itertools
-import json
-import os
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -33,9 +28,10 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, S
 from ..data import seeded_generator
 from ..model import VideoSwinTransformer, build
 from .checkpoint import get_rng_state, load_checkpoint, save_checkpoint, set_rng_state
-from .config import RESUME_FREE_FIELDS, TrainConfig
+from .config import TrainConfig, check_resume_config
 from .distributed import all_sum, setup_distributed
 from .evaluate import AMP_DTYPE, evaluate
+from .metrics import write_metrics
 from .optim import cosine_schedule, param_groups
 
 CHECKPOINT_NAME = "last.pt"
@@ -43,7 +39,11 @@ CHECKPOINT_NAME = "last.pt"
 
 @dataclass
 class History:
-    """What :func:`fit` returns: one row per evaluation, the trained model (in eval mode), the files."""
+    """What :func:`fit` returns: one row per evaluation, the trained model (in eval mode), the files.
+
+    ``vswin_edu.viz.plot_learning_curves(history.rows)`` draws the rows (the loop itself never
+    draws: it imports no plotting code).
+    """
 
     rows: list[dict[str, Any]]
     model: nn.Module
@@ -54,17 +54,15 @@ class History:
     def final(self) -> dict[str, Any]:
         return self.rows[-1] if self.rows else {}
 
-    def plot(self):
-        """Learning curves as a matplotlib ``Figure`` (imports matplotlib only now)."""
-        from ..viz.training import plot_learning_curves
-
-        return plot_learning_curves(self.rows)
-
 
 def build_model(config: TrainConfig) -> VideoSwinTransformer:
-    """The model the config names: a preset with ``num_classes``, window, shift, attention and
-    drop-path overridden."""
-    overrides: dict[str, Any] = {"num_classes": config.num_classes, "attention": config.attention}
+    """The model the config names: a preset with ``num_classes``, window, shift, attention,
+    drop-path and the fast route overridden."""
+    overrides: dict[str, Any] = {
+        "num_classes": config.num_classes,
+        "attention": config.attention,
+        "fast": config.fast,
+    }
     for name in ("window_size", "shift_size"):
         if getattr(config, name) is not None:
             overrides[name] = tuple(getattr(config, name))
@@ -94,47 +92,6 @@ def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)  # also seeds every CUDA device
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
-def _write_logs(out_dir: Path, rows: list[dict[str, Any]], config: TrainConfig) -> None:
-    """metrics.csv (one row per evaluation) and metrics.json (the same rows and the config)."""
-    buffer = io.StringIO()
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    writer = csv.DictWriter(buffer, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(rows)
-    _write_atomic(out_dir / "metrics.csv", buffer.getvalue())
-    _write_atomic(out_dir / "metrics.json", json.dumps({"config": config.to_dict(), "rows": rows}, indent=1))
-
-
-def _write_curves(out_dir: Path, rows: list[dict[str, Any]]) -> None:
-    from ..viz.training import plot_learning_curves  # matplotlib only when a plot is written
-
-    plot_learning_curves(rows).savefig(out_dir / "curves.png", dpi=100)
-
-
-def _check_resume_config(saved: dict[str, Any], config: TrainConfig, path: str) -> None:
-    changed = {
-        k: (v, getattr(config, k))
-        for k, v in saved.items()
-        if k not in RESUME_FREE_FIELDS and hasattr(config, k) and _plain(getattr(config, k)) != _plain(v)
-    }
-    if changed:
-        warnings.warn(
-            f"resuming {path} with a changed config {changed} (saved, now): the run will not match "
-            "an uninterrupted one",
-            stacklevel=3,
-        )
-
-
-def _plain(value: Any) -> Any:
-    return list(value) if isinstance(value, tuple) else value
 
 
 def fit(
@@ -167,143 +124,216 @@ def _fit(
     world: int,
     device: torch.device,
 ) -> History:
+    """Set up, resume; then each step: batches, forward/backward, optimiser step, log, checkpoint."""
     from tqdm.auto import tqdm  # imported here: tqdm.auto may pull in ipywidgets inside a notebook
 
-    accum = config.grad_accum
-    micro, rest = divmod(config.batch_size, world * accum)
-    if rest or micro == 0:
-        raise ValueError(
-            f"batch_size ({config.batch_size}) must be a multiple of processes x grad_accum "
-            f"({world} x {accum})"
-        )
+    micro = _micro_batch_size(config, world)
     # Load first: a corrupted checkpoint must fail before any file is written.
     resumed = load_checkpoint(config.resume, map_location=device) if config.resume else None
     if resumed is not None:
-        _check_resume_config(resumed["config"], config, config.resume)
-    _seed_everything(config.seed)
-    model = build_model(config) if model is None else model
-    if config.checkpoint_activations:
-        model.set_checkpointing(True)
-    model.to(device).train()
-    optimizer = torch.optim.AdamW(param_groups(model, config.weight_decay), lr=config.lr)
-
-    # The data order of epoch e is a permutation seeded by (seed, e) — for 1 or many processes.
-    sampler = DistributedSampler(train_set, world, rank, shuffle=True, seed=config.seed, drop_last=True)
-    steps_per_epoch = len(sampler) // micro // accum
-    if steps_per_epoch == 0:
-        raise ValueError(
-            f"train_set has {len(train_set)} samples, fewer than one global batch of {config.batch_size}"  # type: ignore[arg-type]
-        )
-    total = config.steps if config.steps is not None else config.epochs * steps_per_epoch
-    scheduler = cosine_schedule(optimizer, config.warmup_steps, total, config.min_lr_ratio)
-    scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
-    step, rows = 0, []
+        check_resume_config(resumed["config"], config, config.resume)
+    run = _Run(config, train_set, model, micro, rank, world, device)
     if resumed is not None:
-        model.load_state_dict(resumed["model"])
-        optimizer.load_state_dict(resumed["optimizer"])
-        scheduler.load_state_dict(resumed["scheduler"])
-        if resumed["scaler"]:
-            scaler.load_state_dict(resumed["scaler"])
-        set_rng_state(resumed["rng"])
-        step, rows = int(resumed["step"]), list(resumed["history"])
-
-    net: nn.Module = model
-    if world > 1:
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
-    no_sync = net.no_sync if world > 1 else nullcontext  # DDP: skip the all-reduce between micro-batches
-    if config.compile:
-        net = torch.compile(net)
-    val_loader = None
-    if val_set is not None:
-        shard = Subset(val_set, range(rank, len(val_set), world))  # type: ignore[arg-type]
-        val_loader = DataLoader(
-            shard,
-            batch_size=micro * accum,
-            num_workers=config.num_workers,
-            generator=seeded_generator(config.seed, -1),
-        )
+        run.resume(resumed)
+    run.distribute(world)
+    val_loader = _val_loader(val_set, config, micro, rank, world)
     out_dir = Path(config.out_dir) if config.out_dir and rank == 0 else None
     if out_dir is not None:
         out_dir.mkdir(parents=True, exist_ok=True)
-    autocast = torch.autocast(device.type, dtype=AMP_DTYPE[config.amp]) if config.amp else nullcontext()
-    last = min(total, config.stop_at) if config.stop_at is not None else total
-    eval_every = config.eval_every or steps_per_epoch
-    ckpt_every = config.checkpoint_every or steps_per_epoch
     ckpt_path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
+    eval_every = config.eval_every or run.steps_per_epoch
+    ckpt_every = config.checkpoint_every or run.steps_per_epoch
 
-    bar = tqdm(total=last, initial=step, desc="train", disable=not config.progress or rank != 0)
-    start_time, seen = time.perf_counter(), [0.0, 0.0, 0.0]  # loss sum, correct, count since last row
-    while step < last:
-        epoch, skip = divmod(step, steps_per_epoch)
-        sampler.set_epoch(epoch)
-        if hasattr(train_set, "set_epoch"):
-            train_set.set_epoch(epoch)
+    bar = tqdm(total=run.last, initial=run.step, desc="train", disable=not config.progress or rank != 0)
+    start_time = time.perf_counter()
+    while run.step < run.last:
+        epoch, skip = divmod(run.step, run.steps_per_epoch)
+        batches = run.epoch_batches(epoch, skip)
+        for _ in range(skip, run.steps_per_epoch):
+            loss = run.train_step(batches)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
+            if run.step % eval_every == 0 or run.step == run.last:
+                run.log_row(val_loader, start_time)
+                if out_dir is not None:
+                    write_metrics(out_dir, run.rows, config)
+            if ckpt_path is not None and (run.step % ckpt_every == 0 or run.step == run.last):
+                save_checkpoint(ckpt_path, run.state())
+            if run.step == run.last:
+                break
+    bar.close()
+    run.model.eval()
+    return History(run.rows, run.model, out_dir, ckpt_path)
+
+
+def _micro_batch_size(config: TrainConfig, world: int) -> int:
+    """Samples per process and micro-batch: the global batch split over processes x accumulation."""
+    micro, rest = divmod(config.batch_size, world * config.grad_accum)
+    if rest or micro == 0:
+        raise ValueError(
+            f"batch_size ({config.batch_size}) must be a multiple of processes x grad_accum "
+            f"({world} x {config.grad_accum})"
+        )
+    return micro
+
+
+def _val_loader(
+    val_set: Dataset | None, config: TrainConfig, micro: int, rank: int, world: int
+) -> DataLoader | None:
+    """This process's shard of the validation set, in batches of ``micro * grad_accum``."""
+    if val_set is None:
+        return None
+    shard = Subset(val_set, range(rank, len(val_set), world))  # type: ignore[arg-type]
+    return DataLoader(
+        shard,
+        batch_size=micro * config.grad_accum,
+        num_workers=config.num_workers,
+        generator=seeded_generator(config.seed, -1),
+    )
+
+
+class _Run:
+    """The state one training run updates step by step: model, optimiser, schedule, counters.
+
+    Built in the order that makes a run reproducible: seed, then the model (its initial weights
+    draw from the seeded RNG), optimiser, data order, schedule.  :meth:`resume` then overwrites
+    every piece of state from a checkpoint, RNG states included.
+    """
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        train_set: Dataset,
+        model: nn.Module | None,
+        micro: int,
+        rank: int,
+        world: int,
+        device: torch.device,
+    ) -> None:
+        self.config, self.train_set, self.micro, self.device = config, train_set, micro, device
+        self.accum = config.grad_accum
+        _seed_everything(config.seed)
+        self.model = build_model(config) if model is None else model
+        if config.checkpoint_activations:
+            self.model.set_checkpointing(True)
+        self.model.to(device).train()
+        self.optimizer = torch.optim.AdamW(param_groups(self.model, config.weight_decay), lr=config.lr)
+        # The data order of epoch e is a permutation seeded by (seed, e) — for 1 or many processes.
+        self.sampler = DistributedSampler(
+            train_set, world, rank, shuffle=True, seed=config.seed, drop_last=True
+        )
+        self.steps_per_epoch = len(self.sampler) // micro // self.accum
+        if self.steps_per_epoch == 0:
+            raise ValueError(
+                f"train_set has {len(train_set)} samples, fewer than one global batch of {config.batch_size}"  # type: ignore[arg-type]
+            )
+        total = config.steps if config.steps is not None else config.epochs * self.steps_per_epoch
+        self.last = min(total, config.stop_at) if config.stop_at is not None else total  # the step to stop at
+        self.scheduler = cosine_schedule(self.optimizer, config.warmup_steps, total, config.min_lr_ratio)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=config.amp == "fp16")
+        self.autocast = (
+            torch.autocast(device.type, dtype=AMP_DTYPE[config.amp]) if config.amp else nullcontext()
+        )
+        self.net: nn.Module = self.model  # what the forward runs: the model, or its DDP / compiled wrapper
+        self.no_sync: Any = nullcontext
+        self.step, self.rows = 0, []
+        self.seen = [0.0, 0.0, 0.0]  # loss sum, correct, count since the last row
+
+    def resume(self, resumed: dict[str, Any]) -> None:
+        """Continue a checkpoint exactly: weights, optimiser, schedule, scaler, RNGs, step, rows."""
+        self.model.load_state_dict(resumed["model"])
+        self.optimizer.load_state_dict(resumed["optimizer"])
+        self.scheduler.load_state_dict(resumed["scheduler"])
+        if resumed["scaler"]:
+            self.scaler.load_state_dict(resumed["scaler"])
+        set_rng_state(resumed["rng"])
+        self.step, self.rows = int(resumed["step"]), list(resumed["history"])
+
+    def distribute(self, world: int) -> None:
+        """Wrap the loaded model for DDP (several processes) and ``torch.compile``."""
+        if world > 1:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.net = DistributedDataParallel(self.model, device_ids=device_ids)
+            self.no_sync = self.net.no_sync  # DDP: skip the all-reduce between micro-batches
+        if self.config.compile:
+            self.net = torch.compile(self.net)
+
+    def epoch_batches(self, epoch: int, skip: int) -> Iterator[Any]:
+        """Epoch ``epoch``'s micro-batches after its first ``skip`` steps (those a resumed run has done)."""
+        config = self.config
+        self.sampler.set_epoch(epoch)
+        if hasattr(self.train_set, "set_epoch"):
+            self.train_set.set_epoch(epoch)
         loader = DataLoader(
-            train_set,
-            batch_size=micro,
-            sampler=_SkipSampler(sampler, skip * accum * micro),  # a resumed epoch skips seen batches
+            self.train_set,
+            batch_size=self.micro,
+            sampler=_SkipSampler(self.sampler, skip * self.accum * self.micro),
             num_workers=config.num_workers,
             drop_last=True,
             generator=seeded_generator(config.seed, epoch),  # worker seeds without touching the global RNG
-            pin_memory=device.type == "cuda",
+            pin_memory=self.device.type == "cuda",
         )
-        batches = iter(loader)
-        for _ in range(skip, steps_per_epoch):
-            optimizer.zero_grad(set_to_none=True)
-            for i in range(accum):
-                video, label = next(batches)
-                video, label = video.to(device, non_blocking=True), label.to(device, non_blocking=True)
-                last_micro = i == accum - 1  # gradients are all-reduced once per optimizer step
-                with nullcontext() if last_micro else no_sync(), autocast:
-                    logits = net(video)  # (B, K)
-                    loss = F.cross_entropy(logits.float(), label, label_smoothing=config.label_smoothing)
-                scaler.scale(loss / accum).backward()
-                seen[0] += loss.item() * label.numel()
-                seen[1] += (logits.argmax(-1) == label).sum().item()
-                seen[2] += label.numel()
-            if config.max_grad_norm is not None:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), config.max_grad_norm)
-            scaler.step(optimizer)
-            scaler.update()
-            scheduler.step()
-            step += 1
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss.item():.3f}", refresh=False)
-            if step % eval_every == 0 or step == last:
-                loss_sum, correct, count = all_sum(seen, device)
-                row = {
-                    "step": step,
-                    "epoch": round(step / steps_per_epoch, 4),
-                    "lr": scheduler.get_last_lr()[0],
-                    "train_loss": loss_sum / count,
-                    "train_acc": correct / count,
-                }
-                if val_loader is not None:
-                    metrics = evaluate(model, val_loader, device, config.amp)
-                    row.update(val_loss=metrics["loss"], val_acc=metrics["acc"])
-                row["elapsed_s"] = round(time.perf_counter() - start_time, 3)
-                rows.append(row)
-                seen = [0.0, 0.0, 0.0]
-                if out_dir is not None:
-                    _write_logs(out_dir, rows, config)
-            if ckpt_path is not None and (step % ckpt_every == 0 or step == last):
-                state = {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(),
-                    "scaler": scaler.state_dict(),
-                    "rng": get_rng_state(),  # drop-path / dropout continue exactly where they were
-                    "step": step,
-                    "epoch": step // steps_per_epoch,
-                    "config": config.to_dict(),
-                    "history": rows,
-                }
-                save_checkpoint(ckpt_path, state)
-            if step == last:
-                break
-    bar.close()
-    if out_dir is not None and rows:
-        _write_curves(out_dir, rows)
-    model.eval()
-    return History(rows, model, out_dir, ckpt_path)
+        return iter(loader)
+
+    def train_step(self, batches: Iterator[Any]) -> torch.Tensor:
+        """One optimiser step on ``grad_accum`` micro-batches; returns the last micro-batch's loss."""
+        self.optimizer.zero_grad(set_to_none=True)
+        for i in range(self.accum):
+            loss = self._forward_backward(next(batches), last_micro=i == self.accum - 1)
+        self._optimizer_step()
+        return loss
+
+    def _forward_backward(self, batch: Any, last_micro: bool) -> torch.Tensor:
+        """Loss of one micro-batch, its gradient added to ``.grad`` (scaled by ``1 / grad_accum``)."""
+        video, label = batch
+        video, label = video.to(self.device, non_blocking=True), label.to(self.device, non_blocking=True)
+        # gradients are all-reduced once per optimizer step, after the last micro-batch
+        with nullcontext() if last_micro else self.no_sync(), self.autocast:
+            logits = self.net(video)  # (B, K)
+            loss = F.cross_entropy(logits.float(), label, label_smoothing=self.config.label_smoothing)
+        self.scaler.scale(loss / self.accum).backward()
+        self.seen[0] += loss.item() * label.numel()
+        self.seen[1] += (logits.argmax(-1) == label).sum().item()
+        self.seen[2] += label.numel()
+        return loss
+
+    def _optimizer_step(self) -> None:
+        """Clip (optionally), step AdamW through the AMP scaler, advance the schedule and the step."""
+        if self.config.max_grad_norm is not None:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.config.max_grad_norm)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.step += 1
+
+    def log_row(self, val_loader: DataLoader | None, start_time: float) -> None:
+        """Add a row: training loss and accuracy since the last row (over all processes), validation."""
+        loss_sum, correct, count = all_sum(self.seen, self.device)
+        row = {
+            "step": self.step,
+            "epoch": round(self.step / self.steps_per_epoch, 4),
+            "lr": self.scheduler.get_last_lr()[0],
+            "train_loss": loss_sum / count,
+            "train_acc": correct / count,
+        }
+        if val_loader is not None:
+            metrics = evaluate(self.model, val_loader, self.device, self.config.amp)
+            row.update(val_loss=metrics["loss"], val_acc=metrics["acc"])
+        row["elapsed_s"] = round(time.perf_counter() - start_time, 3)
+        self.rows.append(row)
+        self.seen = [0.0, 0.0, 0.0]
+
+    def state(self) -> dict[str, Any]:
+        """What ``last.pt`` holds: everything :meth:`resume` needs to continue exactly."""
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "rng": get_rng_state(),  # drop-path / dropout continue exactly where they were
+            "step": self.step,
+            "epoch": self.step // self.steps_per_epoch,
+            "config": self.config.to_dict(),
+            "history": self.rows,
+        }

@@ -8,11 +8,9 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from matplotlib.axes import Axes
 from matplotlib.collections import PatchCollection
 from matplotlib.colors import to_rgb
@@ -21,59 +19,9 @@ from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 
 from .. import style
-from .._checks import shift_triple, triple
-from ..relpos import window_coords
-from ..windows import effective_window, pad_sizes
 
 Size3 = tuple[int, int, int]
 MAX_LABELLED_CELLS = 256  # above this many cells per slice, numbers would be unreadable
-
-
-@dataclass(frozen=True)
-class Geometry:
-    """A token grid and the window/shift a block really uses on it.
-
-    ``dhw`` is the grid as given, ``padded`` the grid padded up to window multiples, ``window`` and
-    ``shift`` the effective (possibly clamped) window and shift, ``clamped`` whether they changed.
-    """
-
-    dhw: Size3
-    padded: Size3
-    window: Size3
-    shift: Size3
-    clamped: bool
-
-    @property
-    def window_grid(self) -> Size3:
-        """Windows per axis, ``(D/P, H/M, W/M)`` on the padded grid."""
-        return tuple(n // w for n, w in zip(self.padded, self.window, strict=True))  # type: ignore[return-value]
-
-    @property
-    def num_windows(self) -> int:
-        nd, nh, nw = self.window_grid
-        return nd * nh * nw
-
-    @property
-    def tokens_per_window(self) -> int:
-        wd, wh, ww = self.window
-        return wd * wh * ww
-
-
-def geometry(dhw: Sequence[int], window_size: Sequence[int], shift_size: Sequence[int]) -> Geometry:
-    """Validate the arguments, clamp the window (:func:`effective_window`) and pad the grid."""
-    grid = triple(tuple(dhw), "dhw")
-    window_in = triple(window_size, "window_size")
-    shift_in = shift_triple(shift_size)
-    for axis, w, s in zip("DHW", window_in, shift_in, strict=True):
-        if s >= w:
-            raise ValueError(
-                f"shift_size must be smaller than window_size on every axis, got shift {shift_in} "
-                f"for window {window_in} (axis {axis})"
-            )
-    window, shift = effective_window(grid, window_in, shift_in)
-    padded = tuple(n + p for n, p in zip(grid, pad_sizes(grid, window), strict=True))
-    clamped = window != window_in or shift != shift_in
-    return Geometry(grid, padded, window, shift, clamped)  # type: ignore[arg-type]
 
 
 def new_figure(nrows: int, ncols: int, cell: tuple[float, float], **kwargs) -> tuple[Figure, np.ndarray]:
@@ -169,37 +117,6 @@ def label_board(ax: Axes, H: int, W: int, title: str) -> None:
     ax.tick_params(length=0)
 
 
-def window_ids_rolled(padded: Size3, window: Size3) -> torch.Tensor:
-    """Window id (raster order) of every position of a padded grid, ``LongTensor (D, H, W)``."""
-    D, H, W = padded
-    wd, wh, ww = window
-    nh, nw = H // wh, W // ww
-    d = torch.arange(D)[:, None, None] // wd
-    h = torch.arange(H)[None, :, None] // wh
-    w = torch.arange(W)[None, None, :] // ww
-    return d * nh * nw + h * nw + w  # (D, H, W)
-
-
-def window_ids_original(padded: Size3, window: Size3, shift: Size3) -> torch.Tensor:
-    """Window id of every token *at its original position* when windows are shifted by ``shift``.
-
-    The cyclic shift moves the token at original ``p`` to rolled ``(p - s) mod L``, so the window
-    of original ``p`` is the regular window of ``(p - s) mod L``.
-    """
-    ids = window_ids_rolled(padded, window)
-    return torch.roll(ids, shifts=shift, dims=(0, 1, 2))  # (D, H, W) ids[p] = rolled_ids[p - s]
-
-
-def rolled_to_original(q: Sequence[int], shift: Size3, padded: Size3) -> Size3:
-    """Original position of the token that sits at rolled position ``q``: ``(q + s) mod L``."""
-    return tuple((a + s) % n for a, s, n in zip(q, shift, padded, strict=True))  # type: ignore[return-value]
-
-
-def original_to_rolled(p: Sequence[int], shift: Size3, padded: Size3) -> Size3:
-    """Rolled position of the token at original position ``p``: ``(p - s) mod L``."""
-    return tuple((a - s) % n for a, s, n in zip(p, shift, padded, strict=True))  # type: ignore[return-value]
-
-
 def token_number(p: Sequence[int], dhw: Size3) -> int:
     """Raster number ``t*H*W + h*W + w`` of the token at original position ``p``."""
     _, H, W = dhw
@@ -226,19 +143,3 @@ def frames_to_show(D: int, frame: int | None, limit: int = 8) -> list[int]:
     if not isinstance(frame, int) or isinstance(frame, bool) or not 0 <= frame < D:
         raise ValueError(f"frame must be an int in [0, {D}) for a grid with D={D}, got {frame!r}")
     return [frame]
-
-
-def window_rolled_positions(geo: Geometry, window_index: int) -> torch.Tensor:
-    """Rolled positions ``(t, h, w)`` of the N tokens of window ``window_index``, ``LongTensor (N, 3)``.
-
-    Tokens are in raster order inside the window, as :func:`window_partition` lays them out.
-    """
-    if isinstance(window_index, bool) or not isinstance(window_index, int):
-        raise TypeError(f"window_index must be an int, got {type(window_index).__name__}")
-    if not 0 <= window_index < geo.num_windows:
-        raise ValueError(f"window_index must be in [0, {geo.num_windows}) for this grid, got {window_index}")
-    _, nh, nw = geo.window_grid
-    corner = torch.tensor(
-        [window_index // (nh * nw), window_index // nw % nh, window_index % nw]
-    ) * torch.tensor(geo.window)  # (3,) first token of the window
-    return corner + window_coords(geo.window)  # (N, 3)

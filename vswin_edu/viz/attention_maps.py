@@ -21,9 +21,15 @@ from matplotlib.patches import Rectangle
 
 from .. import style
 from .._checks import shift_triple, triple
+from ..geometry import WindowGeometry, locate_token, window_ids, window_positions
 from ..shift import region_ids
 from ..windows import effective_window, pad_sizes
-from ._draw import draw_cells, label_board, new_figure, suptitle, window_ids_rolled
+from ._draw import (
+    draw_cells,
+    label_board,
+    new_figure,
+    suptitle,
+)
 
 __all__ = [
     "collect_attention",
@@ -46,11 +52,11 @@ def _query(query: Sequence[int], dhw: Size3) -> Size3:
     return q  # type: ignore[return-value]
 
 
-@torch.no_grad()
 def collect_attention(
     model, video: torch.Tensor, stage: int, block: int
 ) -> tuple[torch.Tensor, Size3, Size3, Size3]:
-    """Run ``model`` (eval) up to block ``block`` of stage ``stage`` and return that block's weights.
+    """The attention weights of block ``block`` of stage ``stage`` for one clip, by the model's own
+    :meth:`~vswin_edu.model.VideoSwinTransformer.trace_attention` (in eval mode).
 
     Returns ``(weights (nW, nH, N, N), dhw, window, shift)``: the attention of the windows of the
     padded, cyclically shifted grid of one clip (``video`` is ``(1, 3, T, H, W)``), the block's
@@ -58,20 +64,8 @@ def collect_attention(
     """
     if video.dim() != 5 or video.shape[0] != 1:
         raise ValueError(f"video must be one clip (1, 3, T, H, W), got shape {tuple(video.shape)}")
-    if not 0 <= stage < len(model.stages) or not 0 <= block < len(model.stages[stage].blocks):
-        raise ValueError(f"no block {block} in stage {stage} of this model")
-    model.eval()
-    x = model.patch_embed(video)  # (1, D, H, W, C)
-    for stage_module in model.stages[:stage]:
-        x = stage_module(x)  # (1, D, H', W', C')
-    blocks = model.stages[stage].blocks
-    for blk in blocks[:block]:
-        x = blk(x)
-    target = blocks[block]
-    dhw = tuple(x.shape[1:4])
-    window, shift = effective_window(dhw, target.window_size, target.shift_size)
-    _, weights = target(x, return_attn=True)  # (nW, nH, N, N)
-    return weights, dhw, window, shift  # type: ignore[return-value]
+    record = model.eval().trace_attention(video, blocks=[(stage, block)])[stage, block]
+    return record.weights, record.dhw, record.window, record.shift
 
 
 def attention_grid(
@@ -90,23 +84,17 @@ def attention_grid(
     D, H, W = triple(tuple(dhw), "dhw")
     window, shift = triple(window, "window"), shift_triple(shift)
     pad = pad_sizes((D, H, W), window)
-    padded = (D + pad[0], H + pad[1], W + pad[2])
-    q = _query(query, (D, H, W))
-    rolled = tuple((a - s) % n for a, s, n in zip(q, shift, padded, strict=True))  # where the query sits
-    win_ids = window_ids_rolled(padded, window)  # (Dp, Hp, Wp)
-    in_win = tuple(a % w for a, w in zip(rolled, window, strict=True))
-    n = (in_win[0] * window[1] + in_win[1]) * window[2] + in_win[2]  # raster index inside the window
+    geo = WindowGeometry((D, H, W), (D + pad[0], H + pad[1], W + pad[2]), window, shift, clamped=False)
+    k, n, _ = locate_token(_query(query, (D, H, W)), geo)  # the query's window and row
     nW, nH, N, _ = weights.shape
-    if nW != int(win_ids.max()) + 1 or N != window[0] * window[1] * window[2]:
+    if nW != geo.num_windows or N != geo.tokens_per_window:
         raise ValueError(
             f"weights {tuple(weights.shape)} do not fit grid {(D, H, W)} with window {window} "
-            f"({int(win_ids.max()) + 1} windows of {window[0] * window[1] * window[2]} tokens)"
+            f"({geo.num_windows} windows of {geo.tokens_per_window} tokens)"
         )
-    wid = int(win_ids[rolled])
-    row = weights[wid, :, n, :].reshape(nH, *window)  # (nH, wd, wh, ww) keys of the window
-    grid = torch.zeros(nH, *padded, dtype=weights.dtype)  # (nH, Dp, Hp, Wp) in rolled coordinates
-    o = [(rolled[i] // window[i]) * window[i] for i in range(3)]
-    grid[:, o[0] : o[0] + window[0], o[1] : o[1] + window[1], o[2] : o[2] + window[2]] = row
+    keys = window_positions(k, geo.padded, window)  # (N, 3) rolled positions of the window's keys
+    grid = torch.zeros(nH, *geo.padded, dtype=weights.dtype)  # (nH, Dp, Hp, Wp) in rolled coordinates
+    grid[:, keys[:, 0], keys[:, 1], keys[:, 2]] = weights[k, :, n, :]  # (nH, N) weights of the query row
     grid = torch.roll(grid, shifts=shift, dims=(1, 2, 3))  # back to original positions
     return grid[:, :D, :H, :W]  # (nH, D, H, W)
 
@@ -141,7 +129,7 @@ def receptive_field(
         window, shift = effective_window((D, H, W), window_size, shift_in if j % 2 else (0, 0, 0))
         pad = pad_sizes((D, H, W), window)
         padded = (D + pad[0], H + pad[1], W + pad[2])
-        groups = window_ids_rolled(padded, window) * 27 + region_ids(padded, window, shift)  # rolled grid
+        groups = window_ids(padded, window) * 27 + region_ids(padded, window, shift)  # rolled grid
         groups = torch.roll(groups, shifts=shift, dims=(0, 1, 2))[:D, :H, :W]  # at original positions
         reached = reached_at >= 0
         new = torch.isin(groups, groups[reached]) & ~reached

@@ -16,17 +16,16 @@ from matplotlib.patches import Rectangle
 
 from .. import style
 from .._checks import triple
+from ..geometry import shifted_window_ids, window_geometry
 from ._draw import (
     board_size,
     draw_borders,
     draw_cells,
     finish,
     frames_to_show,
-    geometry,
     label_board,
     new_figure,
     suptitle,
-    window_ids_original,
 )
 
 __all__ = ["plot_token_grid", "plot_windows"]
@@ -123,13 +122,13 @@ def plot_windows(
     """
     if view not in ("slices", "voxels"):
         raise ValueError(f"view must be 'slices' or 'voxels', got {view!r}")
-    geo = geometry(dhw, window_size, shift_size)
+    geo = window_geometry(dhw, window_size, shift_size)
     if view == "voxels" and prod(geo.padded) > MAX_VOXELS:
         raise ValueError(
             f"view='voxels' draws at most {MAX_VOXELS} tokens (matplotlib draws each voxel's faces), "
             f"the padded grid {geo.padded} has {prod(geo.padded)}; use view='slices' or a smaller grid"
         )
-    ids = window_ids_original(geo.padded, geo.window, geo.shift)  # (D, H, W)
+    ids = shifted_window_ids(geo.padded, geo.window, geo.shift)  # (D, H, W)
     real = np.zeros(geo.padded, dtype=bool)  # (D, H, W) True for tokens of the video, False for padding
     real[: geo.dhw[0], : geo.dhw[1], : geo.dhw[2]] = True
     kind = "shifted " if any(geo.shift) else ""

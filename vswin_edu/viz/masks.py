@@ -21,33 +21,38 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch, Rectangle
 
 from .. import style
-from ..reference import mask_mismatches
+from ..geometry import (
+    WindowGeometry,
+    locate_token,
+    original_to_rolled,
+    rolled_to_original,
+    window_geometry,
+    window_positions,
+)
+from ..reference import MaskLike, allowed_pairs, mask_mismatches, resolve_mask
+from ..shift import window_region_ids
 from ._draw import (
     board_size,
     draw_borders,
     draw_cells,
     finish,
-    geometry,
     label_board,
     new_figure,
-    original_to_rolled,
-    rolled_to_original,
     suptitle,
-    window_rolled_positions,
-)
-from ._maskdata import (
-    MaskLike,
-    allowed_pairs,
-    check_token,
-    check_window,
-    locate,
-    resolve_mask,
-    window_regions,
 )
 
 __all__ = ["plot_mask_matrix", "plot_attend_to", "plot_mask_diff", "resolve_mask"]
 
 _OUTSIDE = "#F2F2F2"  # tokens outside the query's window
+
+
+def _check_token(geo: WindowGeometry, query_index: int | None) -> None:
+    """Raise ``ValueError`` unless ``query_index`` is None or a token number of a window."""
+    N = geo.tokens_per_window
+    if query_index is not None and (
+        isinstance(query_index, bool) or not isinstance(query_index, int) or not 0 <= query_index < N
+    ):
+        raise ValueError(f"query_index must be a token number in [0, {N}) or None, got {query_index!r}")
 
 
 def _region_strips(ax, regions: list[int]) -> None:
@@ -95,11 +100,11 @@ def plot_mask_matrix(
     Returns:
         A figure with one axes.
     """
-    geo = geometry(dhw, window_size, shift_size)
-    check_window(geo, window_index)
-    check_token(geo, query_index)
+    geo = window_geometry(dhw, window_size, shift_size)
+    window_positions(window_index, geo.padded, geo.window)  # checks that the window exists
+    _check_token(geo, query_index)
     allowed = allowed_pairs(mask, geo)[window_index]  # (N, N)
-    regions = window_regions(geo)[window_index]  # (N,)
+    regions = window_region_ids(geo.padded, geo.window, geo.shift)[window_index]  # (N,)
     N = regions.numel()
     order = torch.sort(regions, stable=True).indices if sort_by_region else torch.arange(N)
     allowed, regions = allowed[order][:, order], regions[order]  # (N, N), (N,)
@@ -153,15 +158,15 @@ def plot_attend_to(
     Returns:
         A figure with ``2 x P`` axes (P = temporal window size).
     """
-    geo = geometry(dhw, window_size, shift_size)
+    geo = window_geometry(dhw, window_size, shift_size)
     query = tuple(int(a) for a in query)
-    k, i, q_rolled = locate(geo, query)
+    k, i, q_rolled = locate_token(query, geo, "query")
     D, H, W = geo.padded
     wd, wh, ww = geo.window
-    positions = window_rolled_positions(geo, k)  # (N, 3) rolled
+    positions = window_positions(k, geo.padded, geo.window)  # (N, 3) rolled
     allowed = allowed_pairs(mask, geo)[k, i]  # (N,)
     correct = allowed_pairs(None, geo)[k, i]  # (N,)
-    regions = window_regions(geo)[k]  # (N,)
+    regions = window_region_ids(geo.padded, geo.window, geo.shift)[k]  # (N,)
     q_region = int(regions[i])
     fig, axes = new_figure(2, wd, board_size(H, W))
     first = int(positions[0, 0])
@@ -230,14 +235,14 @@ def plot_mask_diff(
     Returns:
         A figure with one axes.
     """
-    geo = geometry(dhw, window_size, shift_size)
-    got = resolve_mask(user_mask, geo)  # (nW, N, N)
+    geo = window_geometry(dhw, window_size, shift_size)
+    got = resolve_mask(user_mask, geo.padded, geo.window, geo.shift)  # (nW, N, N)
     wrong = got != allowed_pairs(None, geo)  # (nW, N, N) counted here, only the first one named
     first = mask_mismatches(got, geo.padded, geo.window, geo.shift, limit=1)
     if window_index is None:
         window_index = first[0].window if first else 0
-    check_window(geo, window_index)
-    check_token(geo, query_index)
+    window_positions(window_index, geo.padded, geo.window)  # checks that the window exists
+    _check_token(geo, query_index)
     expected = allowed_pairs(None, geo)[window_index]  # (N, N)
     mine = got[window_index]  # (N, N)
     N = expected.shape[0]

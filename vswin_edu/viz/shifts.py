@@ -14,6 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from .. import style
+from ..geometry import original_to_rolled, rolled_to_original, shifted_window_ids, window_geometry
 from ..shift import region_ids
 from ._draw import (
     board_size,
@@ -21,14 +22,10 @@ from ._draw import (
     draw_cells,
     finish,
     frames_to_show,
-    geometry,
     label_board,
     new_figure,
-    original_to_rolled,
-    rolled_to_original,
     suptitle,
     token_number,
-    window_ids_original,
 )
 
 __all__ = ["plot_cyclic_shift", "plot_padding_vs_cyclic", "plot_region_ids", "naive_window_counts"]
@@ -50,10 +47,10 @@ def plot_cyclic_shift(
     Returns:
         A figure with two axes (before, after).
     """
-    geo = geometry(dhw, window_size, shift_size)
+    geo = window_geometry(dhw, window_size, shift_size)
     D, H, W = geo.padded
     (frame,) = frames_to_show(D, frame)
-    ids = window_ids_original(geo.padded, geo.window, geo.shift)  # (D, H, W)
+    ids = shifted_window_ids(geo.padded, geo.window, geo.shift)  # (D, H, W)
     in_time = "\n(wraps round in time)" if frame < geo.shift[0] else ""
     fig, axes = new_figure(1, 2, board_size(H, W))
     before, after = axes[0]
@@ -117,7 +114,7 @@ def naive_window_counts(
     Returns:
         ``(naive, cyclic)`` windows per axis ``(D, H, W)``.
     """
-    geo = geometry(dhw, window_size, shift_size)
+    geo = window_geometry(dhw, window_size, shift_size)
     naive = tuple(-(-(n + f) // w) for n, w, f in zip(geo.dhw, geo.window, _front_pad(geo), strict=True))
     return naive, geo.window_grid  # type: ignore[return-value]
 
@@ -140,7 +137,7 @@ def plot_padding_vs_cyclic(
     Returns:
         A figure with two axes (padding, cyclic).
     """
-    geo = geometry(dhw, window_size, shift_size)
+    geo = window_geometry(dhw, window_size, shift_size)
     (frame,) = frames_to_show(geo.dhw[0], frame)
     naive, cyclic = naive_window_counts(dhw, window_size, shift_size)
     _, wh, ww = geo.window
@@ -165,7 +162,7 @@ def plot_padding_vs_cyclic(
     rolled = original_to_rolled((frame, 0, 0), geo.shift, geo.padded)[0]
     colors, hatches, labels = _numbered(
         lambda h, w: rolled_to_original((rolled, h, w), geo.shift, geo.padded),
-        window_ids_original(geo.padded, geo.window, geo.shift),
+        shifted_window_ids(geo.padded, geo.window, geo.shift),
         geo,
         number_tokens=False,
     )
@@ -200,7 +197,7 @@ def plot_region_ids(
     Returns:
         A figure with one axes per drawn frame.
     """
-    geo = geometry(dhw, window_size, shift_size)
+    geo = window_geometry(dhw, window_size, shift_size)
     D, H, W = geo.padded
     frames = frames_to_show(D, frame)
     regions = region_ids(geo.padded, geo.window, geo.shift)  # (D, H, W)

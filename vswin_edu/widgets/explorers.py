@@ -16,8 +16,8 @@ from matplotlib.figure import Figure
 
 from .. import viz
 from .._checks import triple
+from ..geometry import original_to_rolled, window_geometry
 from ..shift import region_ids
-from ..viz._draw import geometry, original_to_rolled
 from ._base import VizWidget, dropdown, int_slider, set_range, toggle
 
 __all__ = ["WindowExplorer", "ShiftExplorer"]
@@ -80,7 +80,7 @@ class WindowExplorer(VizWidget):
     def render(self, values: dict[str, Any]) -> tuple[Figure, dict[str, Any]]:
         dhw = (values["T"], values["H"], values["W"])
         window = (values["P"], values["M"], values["M"])
-        geo = geometry(dhw, window, (0, 0, 0))
+        geo = window_geometry(dhw, window, (0, 0, 0))
         fig = viz.plot_windows(dhw, window, view=values["view"], frame=values["frame"])
         return fig, {
             "num_windows": geo.num_windows,
@@ -140,7 +140,7 @@ class ShiftExplorer(VizWidget):
             M // 2 if values["shift_h"] else 0,
             M // 2 if values["shift_w"] else 0,
         )
-        geo = geometry(dhw, window, shift)
+        geo = window_geometry(dhw, window, shift)
         naive, cyclic = viz.naive_window_counts(dhw, window, shift)
         view, frame = values["view"], values["frame"]
         if view == "roll":

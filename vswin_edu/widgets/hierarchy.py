@@ -14,7 +14,7 @@ import ipywidgets as widgets
 from matplotlib.figure import Figure
 
 from ..complexity import model_macs, model_params, stage_table
-from ..model import PRESETS
+from ..config import PRESETS
 from ..viz.hierarchy import plot_hierarchy
 from ._base import VizWidget, dropdown, int_slider
 

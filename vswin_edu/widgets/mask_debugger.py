@@ -20,9 +20,9 @@ import torch
 from matplotlib.figure import Figure
 
 from .. import style, viz
-from ..reference import mask_mismatches
-from ..viz._draw import geometry, rolled_to_original, window_rolled_positions
-from ..viz._maskdata import MaskLike, allowed_pairs, locate, resolve_mask, window_regions
+from ..geometry import locate_token, rolled_to_original, window_geometry, window_positions
+from ..reference import MaskLike, allowed_pairs, mask_mismatches, resolve_mask
+from ..shift import window_region_ids
 from ._base import VizWidget, int_slider, png_bytes, set_range, toggle
 
 __all__ = ["MaskDebugger"]
@@ -68,7 +68,7 @@ class MaskDebugger(VizWidget):
                 f"user_mask must be a tensor, a callable (dhw, window_size, shift_size) -> mask or None, "
                 f"got {type(user_mask).__name__}"
             )
-        geo = geometry(dhw, window_size, shift_size)  # validates the starting point
+        geo = window_geometry(dhw, window_size, shift_size)  # validates the starting point
         if geo.window[1] != geo.window[2]:
             raise ValueError(f"window_size must be (P, M, M) with equal H and W sides, got {geo.window}")
         self.user_mask = user_mask
@@ -101,7 +101,7 @@ class MaskDebugger(VizWidget):
 
     def _geometry(self):
         c = self.controls
-        return geometry(
+        return window_geometry(
             (c["T"].value, c["H"].value, c["W"].value),
             (c["P"].value, c["M"].value, c["M"].value),
             (c["shift_t"].value, c["shift_h"].value, c["shift_w"].value),
@@ -117,11 +117,11 @@ class MaskDebugger(VizWidget):
             set_range(c[name], n - 1)
         set_range(c["window"], geo.num_windows - 1)
         if self.changed == "window":  # picking a window moves the query to its first token
-            first = window_rolled_positions(geo, c["window"].value)[0].tolist()
+            first = window_positions(c["window"].value, geo.padded, geo.window)[0].tolist()
             for name, a in zip("thw", rolled_to_original(first, geo.shift, geo.padded), strict=True):
                 c[name].value = a
         else:  # otherwise the window follows the query
-            c["window"].value = locate(geo, self._query())[0]
+            c["window"].value = locate_token(self._query(), geo, "query")[0]
 
     def _query(self) -> tuple[int, int, int]:
         return self.controls["t"].value, self.controls["h"].value, self.controls["w"].value
@@ -130,11 +130,11 @@ class MaskDebugger(VizWidget):
         geo = self._geometry()
         dhw, window, shift = geo.padded, geo.window, geo.shift
         query = self._query()
-        k, i, rolled = locate(geo, query)
-        positions = window_rolled_positions(geo, k)  # (N, 3) rolled
+        k, i, rolled = locate_token(query, geo, "query")
+        positions = window_positions(k, geo.padded, geo.window)  # (N, 3) rolled
         keys = [rolled_to_original(p, shift, dhw) for p in positions.tolist()]  # original (t, h, w)
         correct = allowed_pairs(None, geo)  # (nW, N, N)
-        regions = window_regions(geo)  # (nW, N)
+        regions = window_region_ids(geo.padded, geo.window, geo.shift)  # (nW, N)
         results: dict[str, Any] = {
             "grid": geo.dhw,
             "padded": dhw,
@@ -190,7 +190,7 @@ class MaskDebugger(VizWidget):
         if callable(mask):
             mask = mask(geo.padded, geo.window, geo.shift)
         try:
-            return resolve_mask(mask, geo), None
+            return resolve_mask(mask, geo.padded, geo.window, geo.shift), None
         except (TypeError, ValueError) as error:
             if self.user_mask is mask and isinstance(error, ValueError):
                 return None, str(error)  # a fixed tensor made for another grid: say so, do not fail

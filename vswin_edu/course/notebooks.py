@@ -8,9 +8,9 @@ widgets' default views without a kernel and the files do not fill up with dead m
 
 Command line (``make notebooks`` / ``make clean-notebooks``)::
 
-    python -m vswin_edu.notebooks [paths...]   # re-execute (default: every chapter, book.toml order)
-    python -m vswin_edu.notebooks --strip      # only strip volatile metadata, no execution
-    python -m vswin_edu.notebooks --check      # report hygiene problems; exit 1 if there are any
+    python -m vswin_edu.course.notebooks [paths...]   # re-execute (default: every chapter, book.toml order)
+    python -m vswin_edu.course.notebooks --strip      # only strip volatile metadata, no execution
+    python -m vswin_edu.course.notebooks --check      # report hygiene problems; exit 1 if there are any
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from .course import Course, CourseError, load_course
+from .manifest import Course, CourseError, load_course
 
 __all__ = ["KERNELSPEC", "WIDGET_STATE", "WIDGET_VIEW", "clean", "execute", "problems", "widget_state"]
 
@@ -165,7 +165,7 @@ def _paths(course: Course, names: list[str]) -> list[Path]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m vswin_edu.notebooks", description=__doc__.splitlines()[0]
+        prog="python -m vswin_edu.course.notebooks", description=__doc__.splitlines()[0]
     )
     parser.add_argument("paths", nargs="*", help="notebooks (default: every chapter of book.toml, in order)")
     action = parser.add_mutually_exclusive_group()

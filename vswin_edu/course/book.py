@@ -1,18 +1,18 @@
 """The course as a static HTML book (``make book``): chapters, table of contents and API reference.
 
-Reads ``book.toml`` (:mod:`vswin_edu.course`), renders the *stored* notebooks without executing
+Reads ``book.toml`` (:mod:`vswin_edu.course.manifest`), renders the *stored* notebooks without executing
 them (mkdocs-jupyter), generates the index and the navigation from the manifest (previous / next
 links come from mkdocs-material's footer) and the API reference from the library's docstrings
 (mkdocstrings).  Everything is built offline.
 
 Widgets need a kernel, and the usual way to show them without one (ipywidgets' HTML manager)
 loads JavaScript from a CDN.  Instead, each displayed widget is drawn from the widget state the
-notebook stores (:mod:`vswin_edu.notebooks` saves it) as plain HTML: its images, readouts and
+notebook stores (:mod:`vswin_edu.course.notebooks` saves it) as plain HTML: its images, readouts and
 controls at their default values, so a reader sees what the widget first shows.
 
 Command line::
 
-    python -m vswin_edu.book [--output DIR]   # default: build/book (book.toml's [build].output_dir)
+    python -m vswin_edu.course.book [--output DIR]   # default: build/book (book.toml's [build].output_dir)
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 import nbformat
 import yaml
 
-from .course import REPO_ROOT, Course, CourseError, load_course
+from .manifest import REPO_ROOT, Course, CourseError, load_course
 from .notebooks import WIDGET_VIEW, widget_state
 
 __all__ = ["build_book", "book_notebook", "widget_html"]
@@ -237,7 +237,7 @@ def build_book(course: Course | None = None, output: str | Path | None = None) -
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser("python -m vswin_edu.book", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser("python -m vswin_edu.course.book", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--output", default=None, help="output folder (default: book.toml's [build].output_dir)"
     )

@@ -1,11 +1,12 @@
 """The course manifest ``book.toml``: read it, validate it, and render README's course map.
 
-``book.toml`` is the one list of chapters.  The HTML book (:mod:`vswin_edu.book`), notebook
-re-execution (:mod:`vswin_edu.notebooks`), README's course map and the tests all read it here, so a
-chapter is added in one place.  Validation is strict: unknown keys, a chapter file outside
-``notebooks/``, a missing notebook or a notebook that is not listed are errors that name the culprit.
+``book.toml`` is the one list of chapters.  The HTML book (:mod:`vswin_edu.course.book`), notebook
+re-execution (:mod:`vswin_edu.course.notebooks`), README's course map and the tests all read it
+here, so a chapter is added in one place.  Validation is strict: unknown keys, a chapter file
+outside ``notebooks/``, a missing notebook or a notebook that is not listed are errors that name
+the culprit.
 
-Command line::
+Command line (``vswin_edu/course/__main__.py``)::
 
     python -m vswin_edu.course            # validate book.toml and print the course map
     python -m vswin_edu.course --readme   # rewrite README's course map between its markers
@@ -30,10 +31,11 @@ __all__ = [
     "Part",
     "course_map",
     "load_course",
+    "main",
     "sync_readme",
 ]
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]  # vswin_edu/course/manifest.py -> the repository
 MAP_START, MAP_END = "<!-- course-map:start -->", "<!-- course-map:end -->"
 # A chapter is a bare file name NN_slug.ipynb: the number orders it, the slug names its page.
 _CHAPTER_FILE = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
@@ -247,6 +249,7 @@ def sync_readme(course: Course, readme: str | Path | None = None, *, check: bool
 
 
 def main(argv: list[str] | None = None) -> int:
+    """``python -m vswin_edu.course``: validate book.toml, print or sync README's course map."""
     parser = argparse.ArgumentParser(prog="python -m vswin_edu.course", description=__doc__.splitlines()[0])
     parser.add_argument("--manifest", default=None, help="path to book.toml (default: the repository's)")
     action = parser.add_mutually_exclusive_group()
@@ -266,7 +269,3 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(course_map(course))
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())
