@@ -18,11 +18,17 @@ Concept modules (each names the chapter that teaches it)::
     patch      3D patch partition and linear embedding            (Sec. 3.1, chapter 1)
     windows    window partition / reverse, effective windows      (Sec. 3.2, chapter 3)
     shift      cyclic shift, region ids, shifted-window masks     (Sec. 3.2, chapters 4-5)
+    geometry   where each token goes: window ids, rolled <-> original positions (chapters 3-5)
     relpos     3D relative position bias                          (Sec. 3.2 Eq. 1, chapter 6)
     attention  window multi-head self-attention (W-MSA / SW-MSA)  (Sec. 3.2 Eq. 1, chapter 7)
-    block      the Video Swin Transformer block                   (Sec. 3.2, chapter 7)
+    block      the Video Swin Transformer block, as named steps   (Sec. 3.2, chapter 7)
     merging    patch merging                                      (Sec. 3.1, chapter 8)
-    model      the four-stage model and the Swin-T/S/B/L presets  (Sec. 3.3, chapters 8-9)
+    config     VideoSwinConfig and the Swin-T/S/B/L presets       (Sec. 3.3, Table 1)
+    model      the four-stage model and its builders              (Sec. 3.3, chapters 8-9)
+
+``fast`` holds every optimisation of the model in one place (appendix 13); a model built with
+``fast=True`` runs it instead of the readable steps, with the same numbers.  Which module may
+import which: ``docs/ARCHITECTURE.md``.
 
 Importing the package is cheap: submodules are imported on first use, and the model never
 imports matplotlib or ipywidgets.
@@ -39,11 +45,14 @@ _SUBMODULES = (
     "patch",
     "windows",
     "shift",
+    "geometry",
     "relpos",
     "attention",
     "block",
     "merging",
+    "config",
     "model",
+    "fast",
     "reference",
     "complexity",
     "convert",

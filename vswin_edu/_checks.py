@@ -55,6 +55,16 @@ def shift_triple(value: int | Sequence[int], name: str = "shift_size") -> tuple[
     raise ValueError(f"{name} must be 3 non-negative ints, got {value!r}")
 
 
+def check_shift(window_size: Sequence[int], shift_size: Sequence[int]) -> None:
+    """Raise ``ValueError`` unless the shift is smaller than the window on every axis."""
+    for axis, w, s in zip("DHW", window_size, shift_size, strict=True):
+        if s >= w:
+            raise ValueError(
+                f"shift_size must be smaller than window_size on every axis, got shift {tuple(shift_size)} "
+                f"for window {tuple(window_size)} (axis {axis})"
+            )
+
+
 def check_tokens(x: torch.Tensor, name: str = "x", channels: int | None = None) -> None:
     """Check a channels-last token grid ``(B, D, H, W, C)``."""
     if not isinstance(x, torch.Tensor):

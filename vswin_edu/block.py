@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from . import fast as fast_route
-from ._checks import check_tokens, shift_triple, triple
+from ._checks import check_shift, check_tokens, shift_triple, triple
 from .attention import WindowAttention3D
 from .shift import cyclic_shift, reverse_cyclic_shift, shifted_window_mask
 from .windows import effective_window, pad_to_window, window_partition, window_reverse
@@ -121,7 +121,7 @@ class VideoSwinBlock(nn.Module):
         self.dim = dim
         self.window_size = triple(window_size, "window_size")
         self.shift_size = shift_triple(shift_size)
-        effective_window(self.window_size, self.window_size, self.shift_size)  # checks shift < window
+        check_shift(self.window_size, self.shift_size)
         self.fast = fast
         self.norm1 = norm_layer(dim)
         self.attn = WindowAttention3D(
@@ -201,7 +201,7 @@ class FactorisedVideoSwinBlock(VideoSwinBlock):
     ) -> None:
         P, Mh, Mw = triple(window_size, "window_size")
         sd, sh, sw = shift_triple(shift_size)
-        effective_window((P, Mh, Mw), (P, Mh, Mw), (sd, sh, sw))  # checks shift < window
+        check_shift((P, Mh, Mw), (sd, sh, sw))
         super().__init__(  # the spatial half: norm1, attn, drop_path, norm2, mlp
             dim, num_heads, window_size=(1, Mh, Mw), shift_size=(0, sh, sw), mlp_ratio=mlp_ratio,
             qkv_bias=qkv_bias, drop=drop, attn_drop=attn_drop, drop_path=drop_path, norm_layer=norm_layer,

@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from einops import rearrange
 
-from ._checks import check_tokens, shift_triple, triple
+from ._checks import check_shift, check_tokens, shift_triple, triple
 
 Size3 = tuple[int, int, int]
 
@@ -44,12 +44,7 @@ def effective_window(
     dhw = triple(tuple(input_dhw), "input_dhw")
     window = triple(window_size, "window_size")
     shift = shift_triple(shift_size)
-    for axis, w, s in zip("DHW", window, shift, strict=True):
-        if s >= w:
-            raise ValueError(
-                f"shift_size must be smaller than window_size on every axis, got shift {shift} "
-                f"for window {window} (axis {axis})"
-            )
+    check_shift(window, shift)
     eff_window = tuple(min(n, w) for n, w in zip(dhw, window, strict=True))
     eff_shift = tuple(0 if n <= w else s for n, w, s in zip(dhw, window, shift, strict=True))
     return eff_window, eff_shift  # type: ignore[return-value]
