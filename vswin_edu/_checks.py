@@ -6,6 +6,7 @@ vanishes under ``python -O``) so that a learner's mistake is explained where it 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import torch
@@ -81,8 +82,15 @@ def check_tokens(x: torch.Tensor, name: str = "x", channels: int | None = None) 
         )
 
 
-def check_video(video: torch.Tensor, name: str = "video", channels: int | None = 3) -> None:
-    """Check a video batch ``(B, 3, T, H, W)`` (channels first, like torchvision)."""
+def check_video(
+    video: torch.Tensor, name: str = "video", channels: int | None = 3, floating: bool = False
+) -> None:
+    """Check a video batch ``(B, 3, T, H, W)`` (channels first, like torchvision).
+
+    T, H and W must be at least 1 (a batch of ``B = 0`` clips is fine: the model returns
+    ``(0, num_classes)`` like torchvision).  ``floating``: the video goes into a layer, so it must be
+    a floating-point tensor (a uint8 video straight from a decoder is not).
+    """
     if not isinstance(video, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(video).__name__}")
     if video.dim() != 5:
@@ -94,4 +102,55 @@ def check_video(video: torch.Tensor, name: str = "video", channels: int | None =
         raise ValueError(
             f"{name} must have {channels} channels in dim 1, (B, {channels}, T, H, W), "
             f"got shape {tuple(video.shape)}"
+        )
+    if any(n == 0 for n in video.shape[2:]):
+        raise ValueError(
+            f"{name} must have at least one frame and one pixel: T, H, W >= 1 in (B, C, T, H, W), "
+            f"got shape {tuple(video.shape)}"
+        )
+    if floating and not video.is_floating_point():
+        fix = (
+            "video.float() / 255 (uint8 pixels to [0, 1])" if video.dtype == torch.uint8 else "video.float()"
+        )
+        raise TypeError(
+            f"{name} must be floating point, got dtype {video.dtype}: call {fix}, or load clips with "
+            "vswin_edu.data (MovingShapes, VideoFolder), which yield float videos"
+        )
+
+
+def check_model_input(video: torch.Tensor, weight: torch.Tensor, name: str = "video") -> None:
+    """The video must live where the model's weights live and (outside autocast) share their dtype."""
+    if video.device != weight.device:
+        raise ValueError(
+            f"{name} is on device {video.device} but the model is on device {weight.device}: "
+            f"move one of them, e.g. video.to({str(weight.device)!r}) or model.to({str(video.device)!r})"
+        )
+    if video.dtype != weight.dtype and not torch.is_autocast_enabled(video.device.type):
+        raise TypeError(
+            f"{name} has dtype {video.dtype} but the model's weights are {weight.dtype}: call "
+            f"video.to({weight.dtype}) (video.float() for float32 weights), or run under torch.autocast"
+        )
+
+
+def check_torch_file(path: str | os.PathLike) -> None:
+    """Raise ``ValueError`` unless ``path`` starts like a file written by ``torch.save``.
+
+    ``torch.save`` writes a zip archive (``PK\\x03\\x04``); files of the legacy format start with a
+    pickle (``\\x80`` and the protocol, 2 to 5).  Anything else — random bytes, a text file, an
+    empty file — gets a plain "not a PyTorch checkpoint" instead of ``torch.load``'s advice about
+    ``weights_only=False``.
+    """
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head:
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a readable PyTorch checkpoint: the file is empty, not a PyTorch "
+            "checkpoint (an interrupted download?)"
+        )
+    legacy = head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05")  # pickle 2-5
+    if head != b"PK\x03\x04" and not legacy:
+        raise ValueError(
+            f"{os.fspath(path)!r} is not a readable PyTorch checkpoint: it is not a PyTorch checkpoint at "
+            f"all (it starts with bytes {head!r}; files written by torch.save start with b'PK\\x03\\x04', "
+            "a zip archive)"
         )

@@ -8,7 +8,12 @@ imports nothing of the library.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+from numbers import Integral, Real
+from typing import Any
+
+ATTENTION_KINDS = ("joint", "factorised")
 
 
 @dataclass(frozen=True)
@@ -36,6 +41,121 @@ class VideoSwinConfig:
     # False: every block runs the readable steps the chapters teach (vswin_edu.block); True: the
     # optimised route of vswin_edu.fast — the same numbers, about twice as fast (appendix 13)
     fast: bool = False
+
+    def __post_init__(self) -> None:
+        """Validate every field once, so every way of building a model (builders, ``build``,
+        ``VideoSwinTransformer(...)``, ``load``) gets the same errors: each names the field, the
+        allowed range and the value.  Sizes given as one int or a list are stored as tuples."""
+        norm = {
+            "patch_size": _size3(self.patch_size, "patch_size"),
+            "window_size": _size3(self.window_size, "window_size"),
+            "depths": _positive_ints(self.depths, "depths", "blocks per stage"),
+            "num_heads": _positive_ints(self.num_heads, "num_heads", "heads per stage"),
+            "checkpoint_stages": _bools(self.checkpoint_stages, "checkpoint_stages"),
+        }
+        if self.shift_size is not None:
+            norm["shift_size"] = _size3(self.shift_size, "shift_size", zero_ok=True)
+        for name, value in norm.items():
+            object.__setattr__(self, name, value)  # frozen: normalise in place, once
+        for name in ("embed_dim", "num_classes", "in_chans"):
+            _positive_int(getattr(self, name), name)
+        for name in ("qkv_bias", "patch_norm", "fast"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        for name in ("drop_rate", "attn_drop_rate", "drop_path_rate", "head_dropout"):
+            _probability(getattr(self, name), name)
+        ratio = self.mlp_ratio
+        if isinstance(ratio, bool) or not isinstance(ratio, Real):
+            raise TypeError(f"mlp_ratio must be a number (MLP hidden width / C), got {ratio!r}")
+        if not (math.isfinite(ratio) and int(self.embed_dim * ratio) >= 1):
+            raise ValueError(
+                f"mlp_ratio must be > 0 and give an MLP of at least one unit (embed_dim * mlp_ratio >= 1), "
+                f"got {ratio!r}"
+            )
+        if self.attention not in ATTENTION_KINDS:
+            raise ValueError(f"attention must be one of {ATTENTION_KINDS}, got {self.attention!r}")
+        if len(self.depths) != len(self.num_heads):
+            raise ValueError(
+                f"depths and num_heads must have one entry per stage, got depths={self.depths} "
+                f"and num_heads={self.num_heads}"
+            )
+        for i, heads in enumerate(self.num_heads):
+            dim = self.embed_dim * 2**i
+            if dim % heads:
+                raise ValueError(
+                    f"num_heads[{i}] ({heads}) must divide stage {i + 1}'s channels "
+                    f"(embed_dim * 2^{i} = {dim}); got num_heads={self.num_heads}, embed_dim={self.embed_dim}"
+                )
+        if self.checkpoint_stages and len(self.checkpoint_stages) != len(self.depths):
+            raise ValueError(
+                f"checkpoint_stages must have one bool per stage ({len(self.depths)}), "
+                f"got {self.checkpoint_stages}"
+            )
+        if self.shift_size is not None:
+            for axis, w, s in zip("DHW", self.window_size, self.shift_size, strict=True):
+                if s >= w:
+                    raise ValueError(
+                        f"shift_size must be smaller than window_size on every axis, got shift "
+                        f"{self.shift_size} for window {self.window_size} (axis {axis})"
+                    )
+
+
+# Field checks (this module imports nothing of the library, so they are not vswin_edu._checks').
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int, got {value!r}")
+    return int(value)
+
+
+def _positive_int(value: Any, name: str) -> int:
+    value = _int(value, name)
+    if value < 1:
+        raise ValueError(f"{name} must be an int >= 1, got {value}")
+    return value
+
+
+def _size3(value: Any, name: str, zero_ok: bool = False) -> tuple[int, int, int]:
+    """``k`` or three ints -> ``(k, k, k)`` / a tuple; positive (non-negative with ``zero_ok``)."""
+    if isinstance(value, Integral) and not isinstance(value, bool):
+        value = (value, value, value)
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__"):
+        raise TypeError(f"{name} must be an int or a sequence of 3 ints (D, H, W), got {value!r}")
+    if len(value) != 3:
+        raise ValueError(f"{name} must have 3 entries (D, H, W), got {len(value)}: {tuple(value)}")
+    if any(isinstance(v, bool) or not isinstance(v, Integral) for v in value):
+        raise TypeError(f"{name} must hold ints, got {tuple(value)}")
+    out = tuple(int(v) for v in value)
+    if any(v < (0 if zero_ok else 1) for v in out):
+        kind = "non-negative" if zero_ok else "positive"
+        raise ValueError(f"{name} must be {kind} on every axis, got {out}")
+    return out  # type: ignore[return-value]
+
+
+def _positive_ints(value: Any, name: str, what: str) -> tuple[int, ...]:
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) == 0:
+        raise TypeError(f"{name} must be a non-empty sequence of ints ({what}), got {value!r}")
+    if any(isinstance(v, bool) or not isinstance(v, Integral) for v in value):
+        raise TypeError(f"{name} must hold ints ({what}), got {tuple(value)}")
+    if any(v < 1 for v in value):
+        raise ValueError(f"{name} must be >= 1 on every stage ({what}), got {tuple(value)}")
+    return tuple(int(v) for v in value)
+
+
+def _bools(value: Any, name: str) -> tuple[bool, ...]:
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__"):
+        raise TypeError(f"{name} must be a sequence of bools (one per stage), got {value!r}")
+    if any(not isinstance(v, bool) for v in value):
+        raise TypeError(f"{name} must hold bools (one per stage), got {tuple(value)}")
+    return tuple(value)
+
+
+def _probability(value: Any, name: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{name} must be a number in [0, 1), got {value!r}")
+    if not 0.0 <= value < 1.0:
+        raise ValueError(f"{name} must be in [0, 1), got {value!r}")
 
 
 # The paper's configurations (Table 1; drop-path as in the official Kinetics-400 configs).

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from ._checks import shift_triple, triple
+from ._checks import check_shift, shift_triple, triple
 from .windows import (
     Size3,
     _check_divisible,
@@ -120,6 +120,7 @@ def locate_in_windows(
     """
     wd, wh, ww = triple(window_size, "window_size")
     grid = triple(tuple(dhw), "dhw")
+    _check_divisible(grid, (wd, wh, ww), "the padded grid dhw")  # the window grid is (D/P, H/M, W/M)
     if len(position) != 3 or not all(0 <= int(a) < n for a, n in zip(position, grid, strict=True)):
         raise ValueError(f"position (d, h, w) must lie in the grid {grid}, got {tuple(position)}")
     d, h, w = (int(a) for a in position)
@@ -136,14 +137,27 @@ def rolled_to_original(
 
     1D example (``L = 8``, ``s = 2``): rolled position 6 holds the token from 0, rolled 0 the one from 2.
     """
-    return tuple((int(q) + s) % n for q, s, n in zip(position, shift, dhw, strict=True))  # type: ignore[return-value]
+    grid, shift = _roll_args(position, shift, dhw)
+    return tuple((int(q) + s) % n for q, s, n in zip(position, shift, grid, strict=True))  # type: ignore[return-value]
 
 
 def original_to_rolled(
     position: Sequence[int], shift: Sequence[int], dhw: Sequence[int]
 ) -> tuple[int, int, int]:
     """Where :func:`cyclic_shift` puts the token at *original* position ``p``: ``(p - s) mod L``."""
-    return tuple((int(p) - s) % n for p, s, n in zip(position, shift, dhw, strict=True))  # type: ignore[return-value]
+    grid, shift = _roll_args(position, shift, dhw)
+    return tuple((int(p) - s) % n for p, s, n in zip(position, shift, grid, strict=True))  # type: ignore[return-value]
+
+
+def _roll_args(position: Sequence[int], shift: Sequence[int], dhw: Sequence[int]) -> tuple[Size3, Size3]:
+    """Check a position, shift and grid for the roll arithmetic: the position lies in the grid and
+    the shift is smaller than the grid on every shifted axis (``mod L`` would hide a larger one)."""
+    grid, shift3 = triple(tuple(dhw), "dhw"), shift_triple(shift, "shift")
+    if any(s and s >= n for s, n in zip(shift3, grid, strict=True)):
+        raise ValueError(f"shift must be smaller than the grid {grid} on every shifted axis, got {shift3}")
+    if len(position) != 3 or not all(0 <= int(a) < n for a, n in zip(position, grid, strict=True)):
+        raise ValueError(f"position (t, h, w) must lie in the grid {grid}, got {tuple(position)}")
+    return grid, shift3
 
 
 def window_token_origins(
@@ -159,6 +173,8 @@ def window_token_origins(
         triple(window_size, "window_size"),
         shift_triple(shift_size),
     )
+    check_shift(window, shift)
+    _check_divisible(grid, window, "the padded grid dhw")
     axes = [torch.arange(n) for n in grid]
     rolled = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)  # (D, H, W, 3)
     origin = (rolled + torch.tensor(shift)) % torch.tensor(grid)  # (D, H, W, 3)
@@ -174,6 +190,7 @@ def shifted_window_ids(
     the regular window (:func:`vswin_edu.windows.window_ids`) of that rolled position.
     """
     shift = shift_triple(shift_size)
+    check_shift(triple(window_size, "window_size"), shift)
     ids = window_ids(dhw, window_size)  # (D, H, W) on the rolled grid
     return torch.roll(ids, shifts=shift, dims=(0, 1, 2))  # ids[p] = rolled_ids[p - s]
 

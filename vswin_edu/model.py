@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from functools import partial
 
 import torch
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 
-from ._checks import check_video, shift_triple, triple
+from ._checks import check_model_input, check_video, shift_triple, triple
 from .block import FactorisedVideoSwinBlock, VideoSwinBlock
 from .config import PRESETS, VideoSwinConfig
 from .merging import PatchMerging
@@ -81,6 +81,7 @@ class AttentionTrace:
         return self.records[key]
 
 
+CONFIG_FIELDS = tuple(f.name for f in fields(VideoSwinConfig))
 BLOCKS = {"joint": VideoSwinBlock, "factorised": FactorisedVideoSwinBlock}  # VideoSwinConfig.attention
 
 
@@ -152,27 +153,21 @@ class VideoSwinTransformer(nn.Module):
         **kwargs,
     ) -> None:
         super().__init__()
+        unknown = sorted(set(kwargs) - set(CONFIG_FIELDS))
+        if unknown:
+            raise TypeError(
+                f"unknown VideoSwinConfig field(s) {unknown}; the fields are {list(CONFIG_FIELDS)}"
+            )
+        # VideoSwinConfig validates every field (an int window is (k, k, k)) and normalises to tuples
         cfg = VideoSwinConfig(
-            patch_size=triple(patch_size, "patch_size"),
+            patch_size=patch_size,
             embed_dim=embed_dim,
-            depths=tuple(depths),
-            num_heads=tuple(num_heads),
-            window_size=triple(window_size, "window_size"),
+            depths=depths,
+            num_heads=num_heads,
+            window_size=window_size,
             num_classes=num_classes,
             **kwargs,
         )
-        if cfg.shift_size is not None:
-            cfg = replace(cfg, shift_size=shift_triple(cfg.shift_size))
-        if len(cfg.depths) != len(cfg.num_heads) or not cfg.depths:
-            raise ValueError(
-                f"depths and num_heads must have one entry per stage, got depths={cfg.depths} "
-                f"and num_heads={cfg.num_heads}"
-            )
-        if cfg.checkpoint_stages and len(cfg.checkpoint_stages) != len(cfg.depths):
-            raise ValueError(
-                f"checkpoint_stages must have one bool per stage ({len(cfg.depths)}), "
-                f"got {cfg.checkpoint_stages}"
-            )
         self.config = cfg
         norm_layer = partial(nn.LayerNorm, eps=1e-5)
         self.patch_embed = PatchEmbed3D(
@@ -214,11 +209,22 @@ class VideoSwinTransformer(nn.Module):
 
         ``trace`` (see :meth:`trace_attention`) records the attention weights of the blocks it names.
         """
-        check_video(video, channels=self.config.in_chans)
+        weight = self.patch_embed.proj.weight
+        check_video(video, channels=self.config.in_chans, floating=True)
+        check_model_input(video, weight)
+        if video.shape[0] == 0:  # no clips: an empty (0, D, H, W, C), like torchvision, blocks not run
+            return self.norm(video.new_zeros((0, *self._output_grid(video.shape[2:]), self.num_features)))
         x = self.pos_drop(self.patch_embed(video))  # (B, D, H, W, C)
         for i, stage in enumerate(self.stages):
             x = stage(x, trace, stage=i)  # (B, D, H/2^i, W/2^i, 2^i C)
         return self.norm(x)
+
+    def _output_grid(self, thw: Sequence[int]) -> tuple[int, int, int]:
+        """The last stage's token grid for a ``T x H x W`` clip: patches, then one 2x2 merge per stage."""
+        d, h, w = (-(-n // p) for n, p in zip(thw, self.config.patch_size, strict=True))
+        for _ in range(len(self.stages) - 1):
+            h, w = -(-h // 2), -(-w // 2)  # PatchMerging pads an odd side
+        return d, h, w
 
     @torch.no_grad()
     def trace_attention(
@@ -265,6 +271,9 @@ def build(name: str, **overrides) -> VideoSwinTransformer:
     """Build a preset (``"t"``, ``"s"``, ``"b"``, ``"l"``, ``"micro"``) with fields overridden."""
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
+    unknown = sorted(set(overrides) - set(CONFIG_FIELDS))
+    if unknown:
+        raise TypeError(f"unknown VideoSwinConfig field(s) {unknown}; the fields are {list(CONFIG_FIELDS)}")
     cfg = replace(PRESETS[name], **overrides)
     return VideoSwinTransformer(**asdict(cfg))
 
@@ -272,24 +281,25 @@ def build(name: str, **overrides) -> VideoSwinTransformer:
 def _preset_with_weights(
     name: str,
     num_classes: int | None,
-    window_size: Sequence[int],
+    window_size: int | Sequence[int],
     weights: str | os.PathLike | Mapping[str, torch.Tensor] | None,
     **kw,
 ) -> VideoSwinTransformer:
     """Build preset ``name``; with ``weights`` (a local file path or a state dict of any layout
     :mod:`vswin_edu.convert` reads), load them strictly.  ``num_classes=None``: the preset's
     default, or the checkpoint's head size when weights are given.  Nothing is downloaded."""
+    window = triple(window_size, "window_size")  # an int k is (k, k, k), as in VideoSwinTransformer
     if weights is None:
         classes = PRESETS[name].num_classes if num_classes is None else num_classes
-        return build(name, num_classes=classes, window_size=tuple(window_size), **kw)
+        return build(name, num_classes=classes, window_size=window, **kw)
     from .convert import build_with_weights  # lazy: convert imports this module
 
-    return build_with_weights(name, weights, num_classes=num_classes, window_size=window_size, **kw)
+    return build_with_weights(name, weights, num_classes=num_classes, window_size=window, **kw)
 
 
 def video_swin_t(
     num_classes: int | None = None,
-    window_size: Sequence[int] = (8, 7, 7),
+    window_size: int | Sequence[int] = (8, 7, 7),
     *,
     weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
     **kw,
@@ -304,7 +314,7 @@ def video_swin_t(
 
 def video_swin_s(
     num_classes: int | None = None,
-    window_size: Sequence[int] = (8, 7, 7),
+    window_size: int | Sequence[int] = (8, 7, 7),
     *,
     weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
     **kw,
@@ -316,7 +326,7 @@ def video_swin_s(
 
 def video_swin_b(
     num_classes: int | None = None,
-    window_size: Sequence[int] = (8, 7, 7),
+    window_size: int | Sequence[int] = (8, 7, 7),
     *,
     weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
     **kw,
@@ -331,7 +341,7 @@ def video_swin_b(
 
 def video_swin_l(
     num_classes: int | None = None,
-    window_size: Sequence[int] = (8, 7, 7),
+    window_size: int | Sequence[int] = (8, 7, 7),
     *,
     weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
     **kw,
@@ -343,7 +353,7 @@ def video_swin_l(
 
 def video_swin_micro(
     num_classes: int | None = None,
-    window_size: Sequence[int] = (4, 4, 4),
+    window_size: int | Sequence[int] = (4, 4, 4),
     *,
     weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
     **kw,

@@ -61,7 +61,7 @@ class PatchEmbed3D(nn.Module):
         super().__init__()
         self.patch_size = triple(patch_size, "patch_size")
         for name, v in (("in_chans", in_chans), ("embed_dim", embed_dim)):
-            if not isinstance(v, int) or v <= 0:
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ValueError(f"{name} must be a positive int, got {v!r}")
         self.in_chans = in_chans
         self.embed_dim = embed_dim
@@ -69,7 +69,7 @@ class PatchEmbed3D(nn.Module):
         self.norm = norm_layer(embed_dim) if norm_layer is not None else None
 
     def forward(self, video: torch.Tensor) -> torch.Tensor:
-        check_video(video, channels=self.in_chans)
+        check_video(video, channels=self.in_chans, floating=True)
         x = self.proj(pad_to_patch(video, self.patch_size))  # (B, C, D, H, W)
         x = rearrange(x, "b c d h w -> b d h w c")  # (B, D, H, W, C) channels-last from here on
         if self.norm is not None:

@@ -154,10 +154,66 @@ class MaskMismatch:
         )
 
 
+# fp16's largest finite value: an additive mask below -FP16_MAX becomes -inf in half precision
+FP16_MAX = 65504.0
+
+
+def mask_value_problem(mask: torch.Tensor) -> str | None:
+    """What is wrong with the *values* of an additive mask, or ``None`` (also for bool masks).
+
+    The model adds the mask to the logits, so it should hold exactly 0.0 (may attend) and
+    ``MASKED_LOGIT`` (-100).  The words are the chapter-5 checker's (exercise 5.1), so the mask
+    debugger flags a NaN, ``+-inf`` or ``-1e9`` mask the same way the checker does.
+    """
+    if mask.dtype == torch.bool:
+        return None
+    if not mask.is_floating_point():
+        return f"the mask must be a float tensor (0.0 / {MASKED_LOGIT}), got dtype {mask.dtype}."
+    nan = int(torch.isnan(mask).sum())
+    if nan:
+        return (
+            f"your mask holds NaN ({nan} entries).\nlikely cause: 0 * inf or inf - inf while building it — a "
+            f"NaN logit makes the softmax of its whole row NaN, so it is neither allowed nor masked. "
+            f"Use 0.0 where tokens may attend and {MASKED_LOGIT} where not."
+        )
+    if torch.isposinf(mask).any():
+        return (
+            "your mask holds +inf.\nlikely cause: a flipped sign — +inf in a row makes its softmax "
+            f"inf / inf = NaN. Masked pairs get {MASKED_LOGIT} (a large negative logit), allowed ones 0.0."
+        )
+    if torch.isneginf(mask).any():
+        return (
+            "your mask holds -inf.\nlikely cause: -inf instead of -100 — a query whose keys are "
+            "all masked then gets softmax(-inf, ..., -inf) = NaN, and pretrained Swin weights were trained "
+            f"with -100 (exp(-100) ~ 4e-44 is already zero for the softmax). Use {MASKED_LOGIT}."
+        )
+    values = sorted({float(v) for v in mask.unique()})
+    if any(v not in (0.0, MASKED_LOGIT) for v in values):
+        text = (
+            f"the mask must hold only 0.0 and {MASKED_LOGIT} (vswin_edu.shift.MASKED_LOGIT), "
+            f"got the values {values[:6]}."
+        )
+        if values[0] < -FP16_MAX:
+            text += (
+                f"\nlikely cause: {values[0]:g} instead of -100 — below -{FP16_MAX:g} it overflows to "
+                "-inf in fp16 (then NaN for a fully masked row), and pretrained Swin weights were trained "
+                "with -100."
+            )
+        return text
+    return None
+
+
 def as_allowed(mask: torch.Tensor) -> torch.Tensor:
-    """Read a mask as booleans: bool masks as they are, additive masks as ``value > -1``."""
+    """Read a mask as booleans: bool masks as they are, additive masks as ``value > -1``.
+
+    A NaN or +inf entry cannot be read either way (either makes the softmax NaN): ``ValueError``
+    with :func:`mask_value_problem`'s words.  Other odd values (-inf, -1e9) are read, and flagged
+    by :func:`mask_value_problem`.
+    """
     if mask.dtype == torch.bool:
         return mask
+    if mask.is_floating_point() and (torch.isnan(mask).any() or torch.isposinf(mask).any()):
+        raise ValueError(mask_value_problem(mask))
     return mask > -1.0  # 0 = may attend; -100, -1e4 or -inf = masked
 
 

@@ -42,6 +42,7 @@ def cyclic_shift(x: torch.Tensor, shift: Sequence[int]) -> torch.Tensor:
     sd, sh, sw = shift_triple(shift, "shift")
     if sd == sh == sw == 0:
         return x
+    _check_shift_fits(x, (sd, sh, sw))
     return torch.roll(x, shifts=(-sd, -sh, -sw), dims=(1, 2, 3))  # (B, D, H, W, C)
 
 
@@ -51,7 +52,21 @@ def reverse_cyclic_shift(x: torch.Tensor, shift: Sequence[int]) -> torch.Tensor:
     sd, sh, sw = shift_triple(shift, "shift")
     if sd == sh == sw == 0:
         return x
+    _check_shift_fits(x, (sd, sh, sw))
     return torch.roll(x, shifts=(sd, sh, sw), dims=(1, 2, 3))  # (B, D, H, W, C)
+
+
+def _check_shift_fits(x: torch.Tensor, shift: tuple[int, int, int]) -> None:
+    """A shift must be smaller than the grid on every shifted axis: ``torch.roll`` would silently
+    take it modulo the length, and a block never shifts by a whole axis (:func:`effective_window`
+    sets the shift of an axis no longer than the window to 0)."""
+    for axis, n, s in zip("DHW", x.shape[1:4], shift, strict=True):
+        if s and s >= n:
+            raise ValueError(
+                f"shift on axis {axis} ({s}) must be smaller than the grid ({n}), got shift {shift} for "
+                f"the grid {tuple(x.shape[1:4])}; vswin_edu.windows.effective_window gives the shift a "
+                "block uses"
+            )
 
 
 def _axis_regions(length: int, window: int, shift: int) -> torch.Tensor:
@@ -81,6 +96,8 @@ def region_ids(dhw: Sequence[int], window_size: Sequence[int], shift_size: Seque
                 f"window_size on axis {name} ({w}) is larger than the grid ({n}); "
                 "use vswin_edu.windows.effective_window first"
             )
+    # the three slices per axis are laid out for a grid of whole windows
+    _check_divisible((D, H, W), window, "the padded grid dhw")
     rd, rh, rw = (_axis_regions(n, w, s) for n, w, s in zip((D, H, W), window, shift, strict=True))
     return 9 * rd[:, None, None] + 3 * rh[None, :, None] + rw[None, None, :]  # (D, H, W)
 

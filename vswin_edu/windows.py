@@ -59,8 +59,10 @@ def pad_to_window(x: torch.Tensor, window_size: Sequence[int]) -> torch.Tensor:
     """Zero-pad a token grid ``(B, D, H, W, C)`` at the end of D, H and W to window multiples.
 
     The padded tokens are *not* masked in the official code or torchvision: they take part in
-    attention as keys with (after ``norm1``) all-zero features.  We keep that behaviour so that
-    the same weights give the same outputs.
+    attention as keys and values.  Their features are zero (the padding comes after ``norm1``), so
+    with ``qkv_bias`` their key is the bias ``b_k`` and their value ``b_v`` — not zero: a query gives
+    them the logit ``q . b_k / sqrt(d)`` plus the relative position bias (chapter 7).  We keep that
+    behaviour so that the same weights give the same outputs.
     """
     check_tokens(x)
     pd, ph, pw = pad_sizes(x.shape[1:4], window_size)

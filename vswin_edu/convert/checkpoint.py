@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import pickle
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict, fields, replace
 
 import torch
 from torch import nn
 
-from .._checks import triple
-from ..config import PRESETS
+from .._checks import check_torch_file, triple
+from ..config import PRESETS, VideoSwinConfig
 from ..model import VideoSwinTransformer, build
 from ..relpos import table_size
 from .inflate import inflate_2d
@@ -28,6 +29,7 @@ def read_checkpoint(path: str | os.PathLike) -> Mapping:
     """``torch.load(path, weights_only=True)`` on CPU with errors that say what went wrong."""
     if not os.path.isfile(path):
         raise FileNotFoundError(f"no checkpoint file at {os.fspath(path)!r}")
+    check_torch_file(path)  # random bytes: "not a PyTorch checkpoint", not weights_only advice
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as err:
@@ -185,6 +187,35 @@ def _checkpoint_from(weights: str | os.PathLike | Mapping | nn.Module) -> Mappin
     return read_checkpoint(weights) if isinstance(weights, str | os.PathLike) else weights
 
 
+def saved_model_config(checkpoint: Mapping | nn.Module) -> dict | None:
+    """The model config a checkpoint carries, as ``VideoSwinTransformer`` keyword arguments, or None.
+
+    A :class:`VideoSwinTransformer` has its ``config``; a checkpoint written by ``vswin_edu.train``
+    holds ``model_config`` (the model's own config) and ``config`` (the training flags, from which
+    :func:`vswin_edu.train.build_model` rebuilds the model of older checkpoints).  Shapes alone
+    cannot tell e.g. ``--shift-size 0 2 2`` from the default shift: the logits would differ.
+    """
+    if isinstance(checkpoint, VideoSwinTransformer):
+        return asdict(checkpoint.config)
+    ours = isinstance(checkpoint, Mapping) and all(
+        isinstance(checkpoint.get(k), Mapping) for k in ("model", "optimizer", "rng", "config")
+    )
+    if not ours:  # not a vswin_edu.train checkpoint
+        return None
+    if isinstance(checkpoint.get("model_config"), Mapping):
+        known = {f.name for f in fields(VideoSwinConfig)}
+        saved = checkpoint["model_config"]
+        return {k: tuple(v) if isinstance(v, list) else v for k, v in saved.items() if k in known}
+    from ..train.config import TrainConfig  # lazy: only for vswin_edu.train checkpoints
+    from ..train.loop import model_overrides
+
+    try:
+        train_config = TrainConfig.from_dict(dict(checkpoint["config"]))
+    except (TypeError, ValueError):
+        return None  # a config of another training script: read the shapes instead
+    return asdict(replace(PRESETS[train_config.model], **model_overrides(train_config)))
+
+
 def build_with_weights(
     preset: str,
     weights: str | os.PathLike | Mapping | nn.Module,
@@ -221,8 +252,14 @@ def load(
     the model config.  The model is returned in training mode, like torchvision's builders.
     """
     window = (8, 7, 7) if window_size is None else window_size  # used to inflate 2D checkpoints
-    ours = to_vswin(_checkpoint_from(checkpoint), window, temporal_patch, keep_head)
-    cfg = {**infer_config(ours, window_size), **overrides}
+    obj = _checkpoint_from(checkpoint)
+    ours = to_vswin(obj, window, temporal_patch, keep_head)
+    saved = saved_model_config(obj)
+    if saved is not None and window_size is not None:
+        saved["window_size"] = triple(window_size, "window_size")
+    # A training checkpoint (vswin_edu.train) or a model knows its whole config — shift, attention,
+    # ... — which the shapes cannot tell; anything else is read off the shapes.
+    cfg = {**(saved if saved is not None else infer_config(ours, window_size)), **overrides}
     if num_classes is not None:
         if "head.weight" in ours and ours["head.weight"].shape[0] != num_classes:
             raise ValueError(

@@ -17,8 +17,8 @@ here that imports :mod:`vswin_edu.viz`; none imports :mod:`vswin_edu.widgets`, a
 package pulls in neither matplotlib nor ipywidgets, so a headless training job stays lean.
 """
 
-from .checkpoint import CheckpointError, load_checkpoint, save_checkpoint
-from .config import TrainConfig
+from .checkpoint import CheckpointError, OutDirError, load_checkpoint, save_checkpoint
+from .config import ResumeConfigError, TrainConfig
 from .device import resolve_device
 from .evaluate import evaluate, evaluate_multi_view
 from .loop import History, build_model, fit
@@ -38,4 +38,6 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "CheckpointError",
+    "OutDirError",
+    "ResumeConfigError",
 ]

@@ -27,13 +27,21 @@ from pathlib import Path
 from torch.utils.data import DataLoader
 
 from ..data import SHAPE_CLASSES, MovingShapes, VideoFolder
-from .checkpoint import load_checkpoint
-from .config import TrainConfig
+from .checkpoint import CheckpointError, OutDirError, load_checkpoint
+from .config import ResumeConfigError, TrainConfig, check_model_flags
 from .device import resolve_device
 from .evaluate import evaluate
 from .loop import History, build_model, fit
 
 _SCALARS = {"int": int, "float": float, "str": str}
+
+
+class _Given(argparse.Action):
+    """Store the value and remember that the flag was typed (``args.<dest>_given``)."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        setattr(namespace, self.dest, values)
+        setattr(namespace, f"{self.dest}_given", True)
 
 
 def _add_config_flags(parser: argparse.ArgumentParser) -> None:
@@ -50,6 +58,9 @@ def _add_config_flags(parser: argparse.ArgumentParser) -> None:
         elif kind.startswith("tuple"):
             axes = ("P", "M", "M") if f.name == "window_size" else ("D", "H", "W")
             group.add_argument(flag, type=int, nargs=3, default=default, metavar=axes, help=help_text)
+        elif f.name == "num_classes":  # --classes a,b without --num-classes means 2 classes
+            help_text = f.metadata["help"] + f" (default: {default}, or the number of --classes)"
+            group.add_argument(flag, type=int, default=default, action=_Given, help=help_text)
         else:
             choices = f.metadata.get("choices")
             group.add_argument(flag, type=_SCALARS[kind], default=default, choices=choices, help=help_text)
@@ -98,17 +109,52 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DATA_MINIMA = {"train_samples": 1, "val_samples": 1, "frames": 1, "size": 1, "stride": 1}
+
+
+def class_names(args: argparse.Namespace) -> list[str] | None:
+    """The ``--classes`` list, checked: no empty names, none twice (a class listed twice would get
+    two labels for the same clips)."""
+    if not args.classes:
+        return None
+    classes = [c.strip() for c in args.classes.split(",")]
+    if "" in classes:
+        raise ValueError(f"--classes has an empty name in {args.classes!r}; separate names by single commas")
+    twice = sorted({c for c in classes if classes.count(c) > 1})
+    if twice:
+        raise ValueError(f"--classes lists {twice} more than once: {args.classes!r}; name each class once")
+    return classes
+
+
+def resolve_num_classes(args: argparse.Namespace) -> int:
+    """``--num-classes`` as typed, else the number of ``--classes``, else TrainConfig's default."""
+    if getattr(args, "num_classes_given", False):
+        return args.num_classes
+    classes = class_names(args)
+    return len(classes) if classes and args.dataset == "synthetic" else args.num_classes
+
+
+def check_data_flags(args: argparse.Namespace) -> None:
+    """Every data flag in range (``--val-samples 0`` would report a validation loss of 0.0)."""
+    for name, low in DATA_MINIMA.items():
+        value = getattr(args, name)
+        if value < low:
+            raise ValueError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
+
+
 def make_datasets(args: argparse.Namespace) -> tuple:
     """(train_set, val_set) for the dataset flags."""
+    check_data_flags(args)
+    args.num_classes = resolve_num_classes(args)
     if args.dataset == "folder":
         if args.data_root is None:
-            raise SystemExit("--dataset folder needs --data-root (with train/ and val/ class folders)")
+            raise ValueError("--dataset folder needs --data-root (with train/ and val/ class folders)")
         train = VideoFolder(args.data_root / "train", args.frames, args.stride, mode="random", seed=args.seed)
         val = VideoFolder(args.data_root / "val", args.frames, args.stride, mode="center")
         return train, val
-    classes = args.classes.split(",") if args.classes else list(SHAPE_CLASSES)[: args.num_classes]
+    classes = class_names(args) or list(SHAPE_CLASSES)[: args.num_classes]
     if len(classes) != args.num_classes:
-        raise SystemExit(
+        raise ValueError(
             f"--num-classes is {args.num_classes} but {len(classes)} classes were chosen: {classes}"
         )
     train = MovingShapes(args.train_samples, args.frames, args.size, classes, seed=args.seed)
@@ -126,21 +172,33 @@ def write_curves(history: History) -> None:
 
 
 def main(argv: list[str] | None = None) -> dict:
-    args = make_parser().parse_args(argv)
-    config = TrainConfig.from_dict({f.name: getattr(args, f.name) for f in fields(TrainConfig)})
-    train_set, val_set = make_datasets(args)
-    if args.eval_only:
-        if config.resume is None:
-            raise SystemExit("--eval-only needs --resume PATH (the checkpoint to evaluate)")
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    # Bad flags are said in one line before any work starts (argparse's "error: ..."), not as a
+    # traceback: flag values, the data flags, the device, the output folder, the checkpoint.
+    try:
+        args.num_classes = resolve_num_classes(args)
+        config = TrainConfig.from_dict({f.name: getattr(args, f.name) for f in fields(TrainConfig)})
         device = resolve_device(config.device)
-        model = build_model(config)
-        model.load_state_dict(load_checkpoint(config.resume)["model"])
-        loader = DataLoader(val_set, batch_size=config.batch_size, num_workers=config.num_workers)
-        result = evaluate(model.to(device), loader, device, config.amp)
-    else:
-        history = fit(config, train_set, val_set)
-        write_curves(history)
-        result = history.final
+        if args.eval_only and config.resume is None:
+            raise ValueError("--eval-only needs --resume PATH (the checkpoint to evaluate)")
+        train_set, val_set = make_datasets(args)
+    except (ValueError, TypeError) as err:
+        parser.error(str(err))
+    try:
+        if args.eval_only:
+            state = load_checkpoint(config.resume)  # on the CPU; the model moves it to the device
+            check_model_flags(state["config"], config, config.resume)
+            model = build_model(config)
+            model.load_state_dict(state["model"])
+            loader = DataLoader(val_set, batch_size=config.batch_size, num_workers=config.num_workers)
+            result = evaluate(model.to(device), loader, device, config.amp)
+        else:
+            history = fit(config, train_set, val_set)
+            write_curves(history)
+            result = history.final
+    except (CheckpointError, OutDirError, ResumeConfigError) as err:
+        parser.error(str(err))
     if int(os.environ.get("RANK", "0")) == 0:
         print(json.dumps(result))
     return result

@@ -13,6 +13,7 @@ saved state: each epoch's permutation is a function of ``(seed, epoch)`` (like
 
 from __future__ import annotations
 
+import glob
 import os
 import random
 import tempfile
@@ -21,6 +22,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from .._checks import check_torch_file
 
 CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "step", "epoch", "config", "history")
 
@@ -59,16 +62,22 @@ def set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state(
         (nps["name"], nps["keys"].numpy().astype(np.uint32), nps["pos"], nps["has_gauss"], nps["gauss"])
     )
-    torch.set_rng_state(state["torch"])
+    # generator states are CPU ByteTensors whatever device the model is on (a checkpoint loaded
+    # with map_location="cuda" would carry them on the GPU, which set_rng_state refuses)
+    torch.set_rng_state(state["torch"].cpu())
     if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+
+
+def _temp_prefix(path: Path) -> str:
+    return f".{path.name}."  # save_checkpoint's temporaries: .last.pt.<random>.tmp
 
 
 def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     """Write ``state`` to ``path`` atomically: temp file in the same folder, fsync, ``os.replace``."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=_temp_prefix(path), suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(state, f)
@@ -81,15 +90,68 @@ def save_checkpoint(path: str | Path, state: dict[str, Any]) -> Path:
     return path
 
 
+def remove_stale_temporaries(path: str | Path, others: tuple[str, ...] = ()) -> list[Path]:
+    """Delete the temporary files an interrupted :func:`save_checkpoint` of ``path`` left behind
+    (a ``kill -9`` mid-write skips its clean-up), and the folder's ``others`` (exact names, e.g. the
+    metrics' ``.metrics.csv.tmp``); returns what was removed.  ``path`` itself is never touched."""
+    path = Path(path)
+    stale = [p for p in path.parent.glob(f"{glob.escape(_temp_prefix(path))}*.tmp") if p.is_file()]
+    stale += [path.parent / name for name in others if (path.parent / name).is_file()]
+    for tmp in stale:
+        tmp.unlink(missing_ok=True)
+    return stale
+
+
+class OutDirError(OSError):
+    """The output folder cannot be created or written (said before the first training step)."""
+
+
+def prepare_out_dir(out_dir: str | Path, flag: str = "out_dir (--out-dir)") -> Path:
+    """Create ``out_dir`` if needed and prove it writable by writing and deleting a probe file.
+
+    Raises :class:`OutDirError` saying what is wrong — the path is a file, a parent is a file, a
+    parent or the folder itself is read-only — instead of failing after a whole epoch of training.
+    """
+    path = Path(out_dir)
+    if path.exists() and not path.is_dir():
+        raise OutDirError(f"{flag} {path} is a file, not a folder: choose another path or remove the file")
+    blocking = next((p for p in path.parents if p.exists() and not p.is_dir()), None)
+    if blocking is not None:
+        raise OutDirError(f"{flag} {path} cannot be created: {blocking} is a file, not a folder")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        parent = next((p for p in path.parents if p.exists()), path)
+        raise OutDirError(
+            f"{flag} {path} cannot be created ({err.strerror or err}): is {parent} writable?"
+        ) from err
+    try:
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-test-", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise OutDirError(
+            f"{flag} {path} is not writable ({err.strerror or err}): checkpoints and metrics go there; "
+            "choose a writable folder"
+        ) from err
+    return path
+
+
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Load a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``.
 
-    Raises :class:`CheckpointError` naming the file if it is missing, truncated, corrupted or
-    lacks one of :data:`CHECKPOINT_KEYS`.
+    Load on the CPU (the default) and move what needs moving: ``fit`` does, so the RNG states stay
+    CPU tensors and a run trained on a GPU resumes on a laptop and vice versa.  Raises
+    :class:`CheckpointError` naming the file if it is missing, not a PyTorch file, truncated,
+    corrupted or lacks one of :data:`CHECKPOINT_KEYS`.
     """
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        check_torch_file(path)
+    except ValueError as err:
+        raise CheckpointError(str(err)) from None
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as err:

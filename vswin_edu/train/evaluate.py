@@ -38,7 +38,9 @@ def evaluate(
         count += label.numel()
     model.train(was_training)
     loss_sum, correct, count = all_sum([loss_sum, correct, count], device)
-    return {"loss": loss_sum / max(count, 1), "acc": correct / max(count, 1), "count": int(count)}
+    if count == 0:  # a loss of 0.0 over no samples would read as a perfect model
+        raise ValueError("evaluate: the loader yielded no samples (an empty validation set?)")
+    return {"loss": loss_sum / count, "acc": correct / count, "count": int(count)}
 
 
 @torch.no_grad()
@@ -64,6 +66,8 @@ def evaluate_multi_view(
     model.eval()
     correct = view_correct = 0
     n = len(dataset)  # type: ignore[arg-type]
+    if n == 0:
+        raise ValueError("evaluate_multi_view: the dataset is empty")
     for i in range(n):
         video, label = dataset[i]
         views = multi_view(

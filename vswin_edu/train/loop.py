@@ -14,7 +14,7 @@ import itertools
 import time
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,13 +25,21 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler, Subset
 
+from ..config import VideoSwinConfig
 from ..data import seeded_generator
 from ..model import VideoSwinTransformer, build
-from .checkpoint import get_rng_state, load_checkpoint, save_checkpoint, set_rng_state
+from .checkpoint import (
+    get_rng_state,
+    load_checkpoint,
+    prepare_out_dir,
+    remove_stale_temporaries,
+    save_checkpoint,
+    set_rng_state,
+)
 from .config import TrainConfig, check_resume_config
 from .distributed import all_sum, setup_distributed
 from .evaluate import AMP_DTYPE, evaluate
-from .metrics import write_metrics
+from .metrics import METRICS_TEMPORARIES, write_metrics
 from .optim import cosine_schedule, param_groups
 
 CHECKPOINT_NAME = "last.pt"
@@ -58,6 +66,11 @@ class History:
 def build_model(config: TrainConfig) -> VideoSwinTransformer:
     """The model the config names: a preset with ``num_classes``, window, shift, attention,
     drop-path and the fast route overridden."""
+    return build(config.model, **model_overrides(config))
+
+
+def model_overrides(config: TrainConfig) -> dict[str, Any]:
+    """The preset fields the training config overrides (:func:`build_model`)."""
     overrides: dict[str, Any] = {
         "num_classes": config.num_classes,
         "attention": config.attention,
@@ -68,7 +81,7 @@ def build_model(config: TrainConfig) -> VideoSwinTransformer:
             overrides[name] = tuple(getattr(config, name))
     if config.drop_path is not None:
         overrides["drop_path_rate"] = config.drop_path
-    return build(config.model, **overrides)
+    return overrides
 
 
 class _SkipSampler(Sampler[int]):
@@ -128,19 +141,25 @@ def _fit(
     from tqdm.auto import tqdm  # imported here: tqdm.auto may pull in ipywidgets inside a notebook
 
     micro = _micro_batch_size(config, world)
-    # Load first: a corrupted checkpoint must fail before any file is written.
-    resumed = load_checkpoint(config.resume, map_location=device) if config.resume else None
+    if val_set is not None and len(val_set) == 0:  # type: ignore[arg-type]
+        raise ValueError(
+            "val_set is empty: it would report a validation loss of 0.0; pass None for no validation"
+        )
+    # Load first: a corrupted checkpoint must fail before any file is written.  On the CPU: the RNG
+    # states must stay CPU tensors; the weights and optimiser state move to the model's device.
+    resumed = load_checkpoint(config.resume) if config.resume else None
     if resumed is not None:
         check_resume_config(resumed["config"], config, config.resume)
+    # The output folder is checked before the first step, not when the first checkpoint is due.
+    out_dir = prepare_out_dir(config.out_dir) if config.out_dir and rank == 0 else None
+    ckpt_path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
+    if ckpt_path is not None:  # temporaries of a save that was killed mid-write (last.pt is intact)
+        remove_stale_temporaries(ckpt_path, METRICS_TEMPORARIES)
     run = _Run(config, train_set, model, micro, rank, world, device)
     if resumed is not None:
         run.resume(resumed)
     run.distribute(world)
     val_loader = _val_loader(val_set, config, micro, rank, world)
-    out_dir = Path(config.out_dir) if config.out_dir and rank == 0 else None
-    if out_dir is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    ckpt_path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
     eval_every = config.eval_every or run.steps_per_epoch
     ckpt_every = config.checkpoint_every or run.steps_per_epoch
 
@@ -240,7 +259,11 @@ class _Run:
         self.seen = [0.0, 0.0, 0.0]  # loss sum, correct, count since the last row
 
     def resume(self, resumed: dict[str, Any]) -> None:
-        """Continue a checkpoint exactly: weights, optimiser, schedule, scaler, RNGs, step, rows."""
+        """Continue a checkpoint exactly: weights, optimiser, schedule, scaler, RNGs, step, rows.
+
+        ``resumed`` is loaded on the CPU: ``load_state_dict`` copies the weights into the model's
+        parameters and moves the optimiser state to their device; the RNG states stay on the CPU.
+        """
         self.model.load_state_dict(resumed["model"])
         self.optimizer.load_state_dict(resumed["optimizer"])
         self.scheduler.load_state_dict(resumed["scheduler"])
@@ -335,5 +358,14 @@ class _Run:
             "step": self.step,
             "epoch": self.step // self.steps_per_epoch,
             "config": self.config.to_dict(),
+            # the model's own configuration, so vswin_edu.load(path) rebuilds exactly this model
+            # (shift, attention, ...) also when fit() was given a model the config does not describe
+            "model_config": _model_config(self.model),
             "history": self.rows,
         }
+
+
+def _model_config(model: nn.Module) -> dict[str, Any] | None:
+    """``asdict`` of a :class:`VideoSwinTransformer`'s config (primitives and tuples), else None."""
+    config = getattr(model, "config", None)
+    return asdict(config) if isinstance(config, VideoSwinConfig) else None

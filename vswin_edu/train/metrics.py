@@ -17,6 +17,9 @@ from typing import Any
 
 from .config import TrainConfig
 
+METRICS_FILES = ("metrics.csv", "metrics.json")
+METRICS_TEMPORARIES = tuple(f".{name}.tmp" for name in METRICS_FILES)  # removed at the start of a run
+
 
 def _write_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")

@@ -19,6 +19,7 @@ from typing import Any
 
 import ipywidgets as widgets
 from matplotlib.figure import Figure
+from traitlets import TraitError, validate
 
 from .. import style
 
@@ -52,9 +53,35 @@ def int_slider(description: str, value: int, low: int, high: int) -> widgets.Int
     )
 
 
+class ControlValueError(TraitError, ValueError):
+    """A control set to a value it cannot take; the message names the control and what it allows.
+
+    A ``TraitError`` (what ipywidgets raises) and a ``ValueError`` (what the library raises for a bad
+    argument), so code catching either still catches it.
+    """
+
+
+def _option_values(control: widgets.widget_selection._Selection) -> list[Any]:
+    return list(control._options_values)
+
+
+class Choice(widgets.Dropdown):
+    """A dropdown whose error for a value that is not an option names the control and its options
+    (ipywidgets says only "Invalid selection: value not found")."""
+
+    @validate("value")
+    def _validate_value(self, proposal: Any) -> Any:
+        try:
+            return super()._validate_value(proposal)
+        except TraitError:
+            raise ControlValueError(
+                f"control {self.description!r} must be one of {_option_values(self)}, got {proposal.value!r}"
+            ) from None
+
+
 def dropdown(description: str, options: Any, value: Any) -> widgets.Dropdown:
-    """A dropdown with a description."""
-    return widgets.Dropdown(
+    """A dropdown with a description (a :class:`Choice`: clear errors for values not among the options)."""
+    return Choice(
         options=options, value=value, description=description, style={"description_width": "initial"}
     )
 
@@ -131,6 +158,8 @@ class VizWidget:
         unknown = set(values) - set(self.controls)
         if unknown:
             raise KeyError(f"unknown control(s) {sorted(unknown)}; this widget has {sorted(self.controls)}")
+        for name, value in values.items():  # check every value before any control moves
+            check_control_value(name, self.controls[name], value)
         self._busy = True
         try:
             for name, value in values.items():
@@ -180,6 +209,28 @@ class VizWidget:
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         return self.widget._repr_mimebundle_(**kwargs)
+
+
+def check_control_value(name: str, control: widgets.ValueWidget, value: Any) -> None:
+    """Raise :class:`ControlValueError` naming ``name`` and what the control allows, unless
+    ``control`` can take ``value`` (an option of a dropdown, a bool for a check box, a number for a
+    slider)."""
+    if isinstance(control, widgets.widget_selection._Selection):
+        values = _option_values(control)
+        if value is not None and value not in values:  # None: no selection, as ipywidgets allows
+            raise ControlValueError(f"control {name!r} must be one of {values}, got {value!r}")
+    elif isinstance(control, widgets.Checkbox | widgets.ToggleButton):
+        if not isinstance(value, bool):
+            raise ControlValueError(f"control {name!r} must be True or False, got {value!r}")
+    elif isinstance(control, widgets.IntSlider | widgets.FloatSlider | widgets.FloatLogSlider):
+        kinds = int if isinstance(control, widgets.IntSlider) else int | float
+        number = isinstance(value, kinds)
+        if isinstance(value, bool) or not number:
+            kind = "an int" if isinstance(control, widgets.IntSlider) else "a number"
+            low, high = control.min, control.max
+            if isinstance(control, widgets.FloatLogSlider):  # min/max are exponents of the base
+                low, high = control.base**low, control.base**high
+            raise ControlValueError(f"control {name!r} must be {kind} in [{low:g}, {high:g}], got {value!r}")
 
 
 def set_range(slider: widgets.IntSlider, high: int) -> None:

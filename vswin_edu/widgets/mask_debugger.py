@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 
 from .. import style, viz
 from ..geometry import locate_token, rolled_to_original, window_geometry, window_positions
-from ..reference import MaskLike, allowed_pairs, mask_mismatches, resolve_mask
+from ..reference import MaskLike, allowed_pairs, mask_mismatches, mask_value_problem, resolve_mask
 from ..shift import window_region_ids
 from ._base import VizWidget, int_slider, png_bytes, set_range, toggle
 
@@ -48,7 +48,9 @@ class MaskDebugger(VizWidget):
     (number of wrong entries of the user mask over all windows, ``None`` without one),
     ``first_mismatch`` (a :class:`vswin_edu.reference.MaskMismatch` or ``None``),
     ``query_mismatches`` (keys ``(t, h, w)`` of the query's row that are wrong) and
-    ``diff_error`` (why the user mask could not be compared, e.g. a shape for another grid),
+    ``diff_error`` (why the user mask could not be compared, e.g. a shape for another grid, or NaN),
+    ``mask_values`` (what is wrong with the user mask's values, e.g. -inf or -1e9 instead of -100,
+    in the words of the chapter-5 checker; ``None`` when they are fine),
     ``masked_pairs_window`` and ``masked_pairs_total`` (pairs the correct mask removes).
     """
 
@@ -151,12 +153,14 @@ class MaskDebugger(VizWidget):
             "first_mismatch": None,
             "query_mismatches": [],
             "diff_error": None,
+            "mask_values": None,
             "masked_pairs_window": int((~correct[k]).sum()),
             "masked_pairs_total": int((~correct).sum()),
         }
         user = None
         if self.user_mask is not None:
             user, results["diff_error"] = self._user_allowed(geo)
+            results["mask_values"] = self._mask_values
         if user is not None:
             first = mask_mismatches(user, dhw, window, shift, limit=1)  # named in words; the rest counted
             results["mismatches"] = int((user != correct).sum())
@@ -189,6 +193,7 @@ class MaskDebugger(VizWidget):
         mask = self.user_mask
         if callable(mask):
             mask = mask(geo.padded, geo.window, geo.shift)
+        self._mask_values = mask_value_problem(mask) if isinstance(mask, torch.Tensor) else None
         try:
             return resolve_mask(mask, geo.padded, geo.window, geo.shift), None
         except (TypeError, ValueError) as error:
@@ -205,6 +210,8 @@ class MaskDebugger(VizWidget):
             f"the mask removes {state['masked_pairs_window']} of {math.prod(state['window_size']) ** 2} "
             f"pairs of this window ({state['masked_pairs_total']} in all windows)",
         ]
+        if state["mask_values"] and not state["diff_error"]:
+            lines.append(f"your mask's values: {state['mask_values']}")
         if state["diff_error"]:
             lines.append(f"your mask cannot be compared here: {state['diff_error']}")
         elif state["mismatches"] is not None:
