@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # pytest exits 5 when a selection holds no test; an empty subset is not a failure here.
 PYTEST = run_pytest() { $(PY) -m pytest "$$@"; rc=$$?; if [ $$rc -eq 5 ]; then echo "(no tests in this subset)"; rc=0; fi; return $$rc; }; run_pytest
 
-.PHONY: setup browser lab test test-unit test-notebooks test-browser lint notebooks book bench clean-notebooks clean
+.PHONY: setup browser lab test test-unit test-notebooks test-browser lint notebooks book bench clean-notebooks clean learner
 
 setup: $(VENV)/.installed browser
 
@@ -51,6 +51,11 @@ book: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(PY) -m vswin_edu.bench --variant t
+
+# Learner copies: solutions replaced by their stubs, "predict, then reveal" answers collapsed.
+LEARNER_DIR ?= build/learner
+learner: $(VENV)/.installed
+	$(PY) -m vswin_edu.course.notebooks --learner $(LEARNER_DIR)
 
 clean-notebooks: $(VENV)/.installed
 	$(PY) -m vswin_edu.course.notebooks --strip

@@ -293,3 +293,49 @@ def test_build_book_refuses_a_missing_chapter(tmp_path):
     shutil.rmtree(tmp_path / "notebooks")
     with pytest.raises(CourseError, match="does not exist"):
         build_book(course, tmp_path / "site")
+
+
+# --- solutions and reveals folded into <details> ------------------------------------------------------
+
+
+def test_book_folds_solution_and_reveal_cells_into_details():
+    from nbconvert.filters.markdown import markdown2html_mistune
+
+    from vswin_edu.course.book import COLLAPSED
+
+    solution = new_code_cell(
+        "def f(x):\n    return x < 1", execution_count=1, metadata={"tags": ["solution"]}
+    )
+    solution.outputs = [new_output("stream", name="stdout", text="✅ Exercise 0.1\n   <correct>\n")]
+    reveal_text = new_markdown_cell("**63** frames: $0 + 31 \\cdot 2 = 62$.", metadata={"tags": ["reveal"]})
+    reveal_code = new_code_cell("plot()", execution_count=2, metadata={"tags": ["reveal", "keep"]})
+    reveal_code.outputs = [new_output("display_data", data={"image/png": PNG, "text/plain": "<Figure>"})]
+    plain = new_code_cell("print(1)", execution_count=3)
+    nb = new_notebook(cells=[new_markdown_cell("# A chapter"), solution, reveal_text, reveal_code, plain])
+    page = book_notebook(nb, set())
+    assert COLLAPSED == {"solution": "Solution", "reveal": "Reveal"}
+    folded_solution, folded_text, folded_code = page.cells[1:4]
+    assert all(c.cell_type == "markdown" for c in (folded_solution, folded_text, folded_code))
+    assert folded_solution.source.startswith("<details><summary>Solution</summary>\n\n```python\ndef f(x):")
+    assert folded_solution.source.endswith("</details>") and "&lt;correct&gt;" in folded_solution.source
+    assert folded_text.source.startswith("<details><summary>Reveal</summary>\n\n**63** frames")
+    assert f"src='data:image/png;base64,{PNG}'" in folded_code.source
+    assert folded_code.metadata["tags"] == ["reveal", "keep"] and folded_code.id == reveal_code.id
+    assert page.cells[4] == plain and nb.cells[1].cell_type == "code"  # others and the input untouched
+    rendered = markdown2html_mistune(folded_solution.source)  # what the book's Markdown renderer makes
+    assert rendered.startswith("<details><summary>Solution</summary>") and rendered.rstrip().endswith(
+        "</details>"
+    )
+    assert '<span class="k">def</span>' in rendered and "✅ Exercise 0.1" in rendered
+
+
+@pytest.mark.slow
+def test_book_pages_fold_every_solution_and_reveal(book):
+    course = load_course()
+    for chapter in course.chapters:
+        page = (book / "chapters" / f"{chapter.slug}.html").read_text("utf-8")
+        stored = nbformat.read(course.path(chapter), as_version=4)
+        tags = [t for c in stored.cells for t in c.metadata.get("tags", [])]
+        assert page.count("<details><summary>Solution</summary>") == tags.count("solution"), chapter.file
+        assert page.count("<details><summary>Reveal</summary>") == tags.count("reveal"), chapter.file
+        assert page.count("<details") == page.count("</details>")  # every block is closed

@@ -8,7 +8,11 @@ test_exercises_ch00_03.py, test_exercises_ch04_07.py and test_exercises_ch08_12.
 from __future__ import annotations
 
 import ast
+import math
 import pkgutil
+import signal
+import threading
+import time
 
 import pytest
 
@@ -92,3 +96,107 @@ def test_two_hints_then_solution(id, monkeypatch):
     body = ast.parse(ex.solution).body
     assert all(isinstance(s, ast.Import | ast.ImportFrom) for s in body[:-1])
     assert isinstance(body[-1], ast.FunctionDef)
+
+
+# --- stubs derived from the solutions, and the time limit of check() (issue 15) -------------------
+
+
+@pytest.mark.parametrize("id", IDS)
+def test_stub_has_the_solution_signature_and_is_not_attempted(id):
+    ex = registry()[id]
+    stub, reference = ast.parse(ex.stub).body[0], ast.parse(ex.solution).body[-1]
+    assert isinstance(stub, ast.FunctionDef) and stub.name == reference.name == ex.function_name
+    assert ast.dump(stub.args) == ast.dump(reference.args)
+    assert ast.get_docstring(stub) and f"hint({id!r})" in ex.stub
+    namespace = {"TODO": TODO}
+    exec(ex.stub, namespace)  # no source for inspect: check() sees the TODO it returns
+    report = check(id, namespace[ex.function_name], verbose=False)
+    assert report.status == "not attempted" and "not attempted yet" in str(report), str(report)
+    assert ex.stub_named("mine").startswith("def mine(")
+
+
+def endless(*args):
+    while True:
+        pass
+
+
+def exits(*args):
+    import sys
+
+    sys.exit(3)
+
+
+def swallows_everything(*args):
+    try:
+        while True:
+            pass
+    except Exception:  # a learner's broad except must not hide the time limit
+        return None
+
+
+def test_an_endless_loop_times_out_and_the_caller_survives():
+    start = time.monotonic()
+    report = check("0.1", endless, verbose=False, time_limit=0.5)
+    assert time.monotonic() - start < 5
+    assert not report.ok and report.attempted and report.status == "timed out"
+    assert "timed out after 0.5 s" in str(report)
+    assert check("0.1", swallows_everything, verbose=False, time_limit=0.3).status == "timed out"
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)  # nothing left armed
+    assert check("0.1", endless, verbose=False, time_limit=0.2).status == "timed out"  # and again
+
+
+def test_sys_exit_in_an_answer_is_reported_not_raised():
+    report = check("0.1", exits, verbose=False)
+    assert not report.ok and report.status == "exited"
+    assert "your function exited" in str(report) and "SystemExit(3)" in str(report)
+    assert check("0.1", lambda frames: exit(), verbose=False).status == "exited"  # site's exit() too
+
+
+def test_the_time_limit_is_per_check_and_checkers_still_pass(solution):
+    # 3.2's checker calls the answer for every token of three grids; the limit covers the whole check
+    assert check("3.2", solution("3.2"), verbose=False, time_limit=30).ok
+
+
+def test_the_default_limit_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv(_core.TIME_LIMIT_ENV, "0.3")
+    assert "timed out after 0.3 s" in str(check("0.1", endless, verbose=False))
+    monkeypatch.setenv(_core.TIME_LIMIT_ENV, "soon")
+    with pytest.raises(ValueError, match="VSWIN_EDU_TIME_LIMIT must be a number of seconds > 0, got 'soon'"):
+        check("0.1", endless, verbose=False)
+    monkeypatch.delenv(_core.TIME_LIMIT_ENV)
+    assert _core._resolve_time_limit(None) == _core.DEFAULT_TIME_LIMIT == 10.0
+
+
+@pytest.mark.parametrize("bad", [0, -1, "10", True, float("nan")])
+def test_a_bad_time_limit_names_the_argument(bad):
+    with pytest.raises(ValueError, match=r"time_limit must be a number of seconds > 0 \(math.inf for none\)"):
+        check("0.1", endless, verbose=False, time_limit=bad)
+
+
+def test_an_infinite_limit_and_an_outer_timer_are_respected(solution):
+    assert check("0.1", solution("0.1"), verbose=False, time_limit=math.inf).ok
+    previous = signal.signal(signal.SIGALRM, lambda *a: None)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 100.0)  # e.g. a test runner's own timeout
+        assert check("0.1", solution("0.1"), verbose=False).ok
+        remaining, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 90 < remaining <= 100  # re-armed, less the time check() took
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def test_off_the_main_thread_the_answer_runs_without_a_limit(solution):
+    results = []
+    thread = threading.Thread(target=lambda: results.append(check("0.1", solution("0.1"), verbose=False)))
+    thread.start()
+    thread.join(30)
+    assert results and results[0].ok
+
+
+def test_report_status_follows_ok_and_attempted():
+    assert _core.Report("0.1", True).status == "passed"
+    assert _core.Report("0.1", False).status == "failed"
+    assert _core.Report("0.1", False, attempted=False).status == "not attempted"
+    assert "your code raised" in str(report := check("0.1", lambda f: f.permute(0), verbose=False))
+    assert report.status == "error"

@@ -125,3 +125,22 @@ def test_execute_stores_a_clean_run_with_widget_state(tmp_path, capsys):
 def test_cli_rejects_a_missing_path(tmp_path, capsys):
     assert main(["--strip", str(tmp_path / "nope.ipynb")]) == 1
     assert "no such notebook" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("chapter", COURSE.chapters, ids=lambda c: c.slug)
+def test_every_chapter_has_a_widget_and_a_static_figure(chapter):
+    """COURSE.md: every chapter has a widget (a code cell tagged "widget" that displays one) and, for
+    the HTML book and a reader without a kernel, at least one stored figure (an image output)."""
+    path = COURSE.path(chapter)
+    if not path.is_file():
+        pytest.fail(f"{chapter.file} is listed in book.toml but missing from notebooks/")
+    code = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+    tagged = [c for c in code if "widget" in c.metadata.get("tags", [])]
+    assert tagged, f"{chapter.file}: no code cell tagged 'widget' (add a widget, or tag the cell showing it)"
+    for cell in tagged:
+        views = [o for o in cell.outputs if WIDGET_VIEW in o.get("data", {})]
+        assert views, (
+            f"{chapter.file}: the widget cell {cell.get('id')} displays no widget (run `make notebooks`)"
+        )
+    images = [o for c in code for o in c.outputs if "image/png" in o.get("data", {})]
+    assert images, f"{chapter.file}: no stored figure (image output) for the book"

@@ -5,6 +5,10 @@ them (mkdocs-jupyter), generates the index and the navigation from the manifest 
 links come from mkdocs-material's footer) and the API reference from the library's docstrings
 (mkdocstrings).  Everything is built offline.
 
+Exercise solutions (cells tagged ``solution``) and the answers to "predict, then reveal" prompts
+(tagged ``reveal``) are folded into ``<details>`` blocks — *Solution* / *Reveal* — so a reader
+decides when to look.
+
 Widgets need a kernel, and the usual way to show them without one (ipywidgets' HTML manager)
 loads JavaScript from a CDN.  Instead, each displayed widget is drawn from the widget state the
 notebook stores (:mod:`vswin_edu.course.notebooks` saves it) as plain HTML: its images, readouts and
@@ -31,9 +35,12 @@ import nbformat
 import yaml
 
 from .manifest import REPO_ROOT, Course, CourseError, load_course
-from .notebooks import WIDGET_VIEW, widget_state
+from .notebooks import REVEAL_TAG, SOLUTION_TAG, WIDGET_VIEW, widget_state
 
-__all__ = ["build_book", "book_notebook", "widget_html"]
+__all__ = ["COLLAPSED", "build_book", "book_notebook", "collapsed_cell", "widget_html"]
+
+# Cell tag -> the summary line of the <details> block the book folds such a cell into.
+COLLAPSED = {SOLUTION_TAG: "Solution", REVEAL_TAG: "Reveal"}
 
 _CHAPTER_LINK = re.compile(r"\]\((\d{2}_[a-z0-9_]+)\.ipynb(#[^)\s]*)?\)")
 # Math in the chapters is typeset by MathJax when the reader is online; offline it shows as TeX.
@@ -56,7 +63,8 @@ def _outputs_html(outputs: list[dict[str, Any]]) -> str:
         elif "image/png" in data:
             parts.append(f"<img src='data:image/png;base64,{data['image/png']}'>")
         elif "text/html" in data:
-            parts.append("".join(data["text/html"]))
+            # no blank lines: inside a Markdown cell a blank line would end the HTML block
+            parts.append(re.sub(r"\n\s*\n", "\n", "".join(data["text/html"])))
         elif "text/plain" in data:
             parts.append(f"<pre>{html.escape(''.join(data['text/plain']))}</pre>")
     return "".join(parts)
@@ -106,8 +114,28 @@ def widget_html(model_id: str, models: dict[str, Any]) -> str:
     return f"<div>{_label(state)}<code>{html.escape(str(value))}</code></div>"
 
 
+def collapsed_cell(cell: nbformat.NotebookNode, summary: str) -> nbformat.NotebookNode:
+    """A Markdown cell that folds ``cell`` (code with its outputs, or Markdown) into ``<details>``.
+
+    The code keeps its syntax highlighting (a fenced block); outputs are drawn as in a widget's
+    ``Output``.  The cell's id and metadata (tags included) are kept.
+    """
+    if cell.cell_type == "code":
+        body = f"```python\n{cell.source}\n```\n\n{_outputs_html(cell.get('outputs', []))}"
+    else:
+        body = cell.source
+    folded = nbformat.v4.new_markdown_cell(
+        f"<details><summary>{html.escape(summary)}</summary>\n\n{body}\n\n</details>",
+        metadata=copy.deepcopy(cell.metadata),
+    )
+    if "id" in cell:
+        folded.id = cell.id
+    return folded
+
+
 def book_notebook(nb: nbformat.NotebookNode, chapters: set[str]) -> nbformat.NotebookNode:
-    """A copy of a stored chapter ready for the book: widgets drawn as HTML, chapter links to pages.
+    """A copy of a stored chapter ready for the book: widgets drawn as HTML, chapter links to pages,
+    solution and reveal cells folded into ``<details>`` blocks (:data:`COLLAPSED`).
 
     ``chapters`` are the slugs of the book's chapters; a Markdown link ``05_attention_masks.ipynb``
     to one of them becomes a link to its page.
@@ -128,6 +156,10 @@ def book_notebook(nb: nbformat.NotebookNode, chapters: set[str]) -> nbformat.Not
             if view is not None:
                 note = "<p><small>Widget shown as saved; run the notebook to interact.</small></p>"
                 out["data"] = {"text/html": note + widget_html(view["model_id"], models)}
+    for index, cell in enumerate(nb.cells):
+        summary = next((COLLAPSED[tag] for tag in cell.metadata.get("tags", []) if tag in COLLAPSED), None)
+        if summary is not None:
+            nb.cells[index] = collapsed_cell(cell, summary)
     return nb
 
 

@@ -6,16 +6,26 @@ metadata (per-cell execution timings, UI scroll state).  Widget state is kept, b
 widgets a stored output displays (and their layouts and children), so the HTML book can draw the
 widgets' default views without a kernel and the files do not fill up with dead models.
 
-Command line (``make notebooks`` / ``make clean-notebooks``)::
+Learner copies (``make learner``) are driven by two cell tags in the stored chapters: a cell
+tagged ``solution`` defines a learner's function and calls ``check("N.M", fn)``; in the copy the
+function becomes the exercise's stub (:attr:`vswin_edu.exercises.Exercise.stub`: the solution's
+signature, a docstring, ``return TODO``) and its outputs are cleared.  A cell tagged ``reveal``
+answers a "predict, then reveal" prompt; in the copy it is collapsed (JupyterLab's
+``jupyter.source_hidden`` / ``outputs_hidden``, one click shows it) and its outputs are cleared.
+
+Command line (``make notebooks`` / ``make clean-notebooks`` / ``make learner``)::
 
     python -m vswin_edu.course.notebooks [paths...]   # re-execute (default: every chapter, book.toml order)
     python -m vswin_edu.course.notebooks --strip      # only strip volatile metadata, no execution
     python -m vswin_edu.course.notebooks --check      # report hygiene problems; exit 1 if there are any
+    python -m vswin_edu.course.notebooks --learner DIR   # write learner copies of the chapters into DIR
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import copy
 import re
 import sys
 import time
@@ -28,7 +38,21 @@ from nbclient.exceptions import CellExecutionError
 
 from .manifest import Course, CourseError, load_course
 
-__all__ = ["KERNELSPEC", "WIDGET_STATE", "WIDGET_VIEW", "clean", "execute", "problems", "widget_state"]
+__all__ = [
+    "HIDDEN",
+    "KERNELSPEC",
+    "REVEAL_TAG",
+    "SOLUTION_TAG",
+    "WIDGET_STATE",
+    "WIDGET_VIEW",
+    "checked_exercises",
+    "clean",
+    "execute",
+    "learner_copy",
+    "problems",
+    "widget_state",
+    "write_learner_copies",
+]
 
 KERNELSPEC = {"name": "python3", "display_name": "Python 3 (ipykernel)", "language": "python"}
 WIDGET_STATE = "application/vnd.jupyter.widget-state+json"
@@ -40,6 +64,9 @@ CHECK_MARK = "# NBVAL_CHECK_OUTPUT"
 # What makes a checked output differ between runs: memory addresses and progress bars.
 _UNSTABLE = re.compile(r"\bat 0x[0-9a-f]{6,}|\d+(\.\d+)?\s*(it/s|s/it)\b")
 _MODEL_REF = re.compile(r"^IPY_MODEL_(\w+)$")
+SOLUTION_TAG = "solution"  # the cell defines a learner's function and checks it: stubbed in a learner copy
+REVEAL_TAG = "reveal"  # the cell answers a "predict, then reveal" prompt: collapsed in a learner copy
+HIDDEN = {"source_hidden": True, "outputs_hidden": True}  # JupyterLab's collapsed input and output
 
 
 def widget_state(nb: nbformat.NotebookNode) -> dict[str, Any]:
@@ -154,6 +181,117 @@ def execute(path: Path, course: Course) -> float:
     return seconds
 
 
+# --- learner copies -------------------------------------------------------------------------------
+
+
+def _tags(cell: nbformat.NotebookNode) -> list[str]:
+    return cell.metadata.get("tags", [])
+
+
+def checked_exercises(source: str) -> list[tuple[str, str | None]]:
+    """``(exercise id, name of the checked function or None)`` for each ``check("N.M", fn)`` call."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id == "check"
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+            and isinstance(node.args[0].value, str)
+        ):
+            answer = node.args[1] if len(node.args) > 1 else None
+            found.append((node.args[0].value, answer.id if isinstance(answer, ast.Name) else None))
+    return found
+
+
+def _imports_todo(source: str) -> bool:
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:  # e.g. a cell magic: it imports nothing we need
+        return False
+    return any(
+        isinstance(node, ast.ImportFrom) and any(alias.name == "TODO" for alias in node.names)
+        for node in ast.walk(tree)
+    )
+
+
+def _stub_cell(source: str, where: str, import_todo: bool) -> str:
+    """``source`` with every function it checks replaced by that exercise's stub."""
+    from ..exercises import registry  # lazy: it imports torch, which the other commands do not need
+
+    exercises = registry()
+    try:
+        tree = ast.parse(source)
+    except SyntaxError as err:
+        raise CourseError(f"{where}: a {SOLUTION_TAG!r} cell must be plain Python ({err})") from None
+    functions = {node.name: node for node in tree.body if isinstance(node, ast.FunctionDef)}
+    checked = checked_exercises(source)
+    if not checked:
+        raise CourseError(f"{where}: a {SOLUTION_TAG!r} cell must call check('N.M', your_function)")
+    lines = source.splitlines()
+    replacements = []
+    for id, name in checked:
+        if id not in exercises:
+            raise CourseError(f"{where}: check({id!r}, ...) names no registered exercise")
+        if name not in functions:
+            raise CourseError(
+                f"{where}: check({id!r}, {name}) must check a function the cell defines "
+                f"(defined here: {sorted(functions) or 'none'})"
+            )
+        func = functions[name]
+        start = min([func.lineno] + [d.lineno for d in func.decorator_list])
+        replacements.append((start, func.end_lineno, exercises[id].stub_named(name)))
+    for start, end, stub in sorted(replacements, reverse=True):
+        lines[start - 1 : end] = stub.splitlines()
+    if import_todo:
+        first = 1 if lines and lines[0].startswith("#") else 0  # after a leading # NBVAL_... marker
+        lines.insert(first, "from vswin_edu.exercises import TODO")
+    return "\n".join(lines)
+
+
+def learner_copy(
+    nb: nbformat.NotebookNode, kernel: str = "python3", name: str = "notebook"
+) -> nbformat.NotebookNode:
+    """A learner's copy of a stored chapter (a new notebook; ``nb`` is not changed).
+
+    Cells tagged ``solution`` get the exercise's stub in place of the checked function, cells
+    tagged ``reveal`` are collapsed; both lose their outputs.  Other cells keep theirs.
+    """
+    nb = copy.deepcopy(nb)
+    todo_imported = False
+    for index, cell in enumerate(nb.cells):
+        tags = _tags(cell)
+        if cell.cell_type == "code" and SOLUTION_TAG in tags:
+            cell.source = _stub_cell(
+                cell.source, f"{name}, cell {index} ({cell.get('id')})", not todo_imported
+            )
+            todo_imported = True
+        if REVEAL_TAG in tags:
+            cell.metadata["jupyter"] = dict(HIDDEN)
+        if cell.cell_type == "code":
+            todo_imported = todo_imported or _imports_todo(cell.source)
+            if SOLUTION_TAG in tags or REVEAL_TAG in tags:
+                cell.outputs = []
+                cell.execution_count = None
+    return clean(nb, kernel)
+
+
+def write_learner_copies(course: Course, out_dir: str | Path, paths: list[Path] | None = None) -> list[Path]:
+    """Write a learner copy of every chapter (or of ``paths``) into ``out_dir``; return the copies."""
+    out = Path(out_dir)
+    sources = paths if paths is not None else [course.path(c) for c in course.chapters]
+    if clash := [str(p) for p in sources if (out / p.name).resolve() == p.resolve()]:
+        raise CourseError(f"--learner {out_dir}: the copies would overwrite the chapters themselves: {clash}")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in sources:
+        target = out / path.name
+        nbformat.write(learner_copy(nbformat.read(path, as_version=4), course.kernel, path.name), target)
+        written.append(target)
+    return written
+
+
 def _paths(course: Course, names: list[str]) -> list[Path]:
     if not names:
         return [course.path(c) for c in course.chapters]
@@ -171,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
     action = parser.add_mutually_exclusive_group()
     action.add_argument("--strip", action="store_true", help="strip volatile metadata only, do not execute")
     action.add_argument("--check", action="store_true", help="report hygiene problems, change nothing")
+    action.add_argument(
+        "--learner",
+        metavar="DIR",
+        help="write learner copies (stubs for solutions, reveal cells collapsed) into DIR, execute nothing",
+    )
     args = parser.parse_args(argv)
     try:
         course = load_course(require_files=not args.paths)
@@ -178,6 +321,15 @@ def main(argv: list[str] | None = None) -> int:
     except CourseError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
+    if args.learner:
+        try:
+            written = write_learner_copies(course, args.learner, paths)
+        except CourseError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        for target in written:
+            print(f"{target}: learner copy")
+        return 0
     failed = 0
     for path in paths:
         if args.check:

@@ -12,7 +12,13 @@ In a notebook::
 
 Checkers print a diagnosis, not a traceback: what was tested, the smallest failing case, expected
 vs got, and for known mistakes (flipped roll sign, inverted mask, -inf instead of -100, ...) the
-likely cause.  ``check`` also returns the :class:`Report`, whose ``ok`` is True on success.
+likely cause.  ``check`` also returns the :class:`Report`, whose ``ok`` is True on success and
+whose ``status`` is one of passed / failed / not attempted / timed out / exited / error.
+
+``check`` runs the answer under a time limit (``time_limit=``, default 10 s): an endless loop is
+reported as "timed out after 10 s" and a ``sys.exit()`` as "your function exited" — the kernel
+survives both.  ``registry()[id].stub`` is the exercise's stub, derived from its reference
+solution (same signature, ``return TODO``); learner copies of the chapters are built from it.
 """
 
 from __future__ import annotations
@@ -20,9 +26,31 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
-from ._core import TODO, Exercise, Mismatch, Report, check, exercise, hint, hints_shown, registry
+from ._core import (
+    DEFAULT_TIME_LIMIT,
+    TODO,
+    Exercise,
+    Mismatch,
+    Report,
+    check,
+    exercise,
+    hint,
+    hints_shown,
+    registry,
+)
 
-__all__ = ["TODO", "Exercise", "Mismatch", "Report", "check", "exercise", "hint", "hints_shown", "registry"]
+__all__ = [
+    "DEFAULT_TIME_LIMIT",
+    "TODO",
+    "Exercise",
+    "Mismatch",
+    "Report",
+    "check",
+    "exercise",
+    "hint",
+    "hints_shown",
+    "registry",
+]
 
 # Register every chapter's exercises (modules named chNN*.py in this package).
 for _info in pkgutil.iter_modules(__path__):
