@@ -72,7 +72,9 @@ REGION_COLORS: tuple[str, ...] = (
 REGION_HATCHES: tuple[str, ...] = ("", "//", "..")
 
 ALLOWED_COLOR = "#DDEEFF"  # may attend
-MASKED_COLOR = "#222255"  # masked by the shifted-window mask
+# masked by the shifted-window mask: a neutral near-black, far from every region colour (Tol muted's darkest,
+# indigo #332288, used to be all but identical to it on a projector); tests/test_style.py keeps them apart
+MASKED_COLOR = "#111111"
 WRONG_ALLOWED_COLOR = "#FFEE33"  # a user mask lets through a pair the correct mask forbids (warning yellow)
 WRONG_MASKED_COLOR = "#EE7733"  # a user mask forbids a pair the correct mask allows
 PAD_COLOR = "#DDDDDD"  # zero-padded tokens

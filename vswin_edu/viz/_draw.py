@@ -11,12 +11,13 @@ from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.collections import PatchCollection
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
-from matplotlib.patches import Rectangle
+from matplotlib.patches import Patch, Rectangle
 
 from .. import style
 
@@ -63,14 +64,17 @@ def draw_cells(
         rgb = 1.0 - alpha[..., None] * (1.0 - rgb)
     ax.imshow(rgb, interpolation="nearest", extent=(-0.5, W - 0.5, H - 0.5, -0.5))
     if hatches is not None:
-        by_pattern: dict[str, list[Rectangle]] = {}
+        # hatch lines dark on light cells and light on dark ones, so a hatch never vanishes
+        by_pattern: dict[tuple[str, str], list[Rectangle]] = {}
         for h in range(H):
             for w in range(W):
                 if hatches[h][w]:
-                    by_pattern.setdefault(hatches[h][w], []).append(Rectangle((w - 0.5, h - 0.5), 1, 1))
-        for pattern, rects in by_pattern.items():
+                    ink = "#333333" if style.text_color(colors[h][w]) == "black" else "#777777"
+                    key = (hatches[h][w], ink)
+                    by_pattern.setdefault(key, []).append(Rectangle((w - 0.5, h - 0.5), 1, 1))
+        for (pattern, ink), rects in by_pattern.items():
             ax.add_collection(
-                PatchCollection(rects, facecolor="none", edgecolor="#333333", hatch=pattern, linewidth=0)
+                PatchCollection(rects, facecolor="none", edgecolor=ink, hatch=pattern, linewidth=0)
             )
     if labels is not None and H * W <= MAX_LABELLED_CELLS:
         size = 8 if max(H, W) <= 8 else 6
@@ -117,23 +121,95 @@ def label_board(ax: Axes, H: int, W: int, title: str) -> None:
     ax.tick_params(length=0)
 
 
+def legend_patch(label: str, color: str, hatch: str = "") -> Patch:
+    """A legend entry for a filled cell: ``color`` with ``hatch`` (drawn in the cell's hatch ink)."""
+    ink = "#333333" if style.text_color(color) == "black" else "#777777"
+    return Patch(facecolor=color, edgecolor=ink if hatch else "black", hatch=hatch or None, label=label)
+
+
+def figure_legend(fig: Figure, handles: Sequence[Artist], ncols: int | None = None) -> None:
+    """A legend under all axes (constrained layout keeps room for it), ``ncols`` entries a row."""
+    if ncols is None:  # as many entries a row as fit: handle + label at ~0.6 em a character
+        points = FontProperties(size="small").get_size_in_points()
+        longest = max(len(h.get_label()) for h in handles)
+        entry = (0.6 * longest + 4.0) * points / 72  # inches
+        ncols = max(1, min(len(handles), int(0.95 * fig.get_figwidth() / entry)))
+    fig.legend(
+        handles=list(handles), loc="outside lower center", ncols=ncols, fontsize="small", frameon=False
+    )
+
+
 def token_number(p: Sequence[int], dhw: Size3) -> int:
     """Raster number ``t*H*W + h*W + w`` of the token at original position ``p``."""
     _, H, W = dhw
     return p[0] * H * W + p[1] * W + p[2]
 
 
-def finish(fig: Figure) -> None:
-    """Lay the figure out with constrained layout: titles, colour bars and labels neither overlap nor get
-    cut, at draw time (one pass, cheaper than ``tight_layout`` which needed two here)."""
+def finish(fig: Figure, max_rounds: int = 4) -> None:
+    """Lay the figure out so that no title, label or legend overlaps another or falls off the figure.
+
+    Constrained layout ("compressed", meant for the fixed-aspect boards of these figures) places the
+    axes at draw time.  It cannot make a figure larger, so when the boards, titles and legends do
+    not fit, it squeezes them into each other.  Here the layout is run and measured: while the
+    decorated axes, the figure title and the legends overlap or stick out, the figure grows by what
+    is missing (at most ``max_rounds`` times) — the figure is as small as its content allows.
+    """
     fig.set_layout_engine("constrained")
+    for _ in range(max_rounds):
+        fig.draw_without_rendering()
+        grow_w, grow_h = _missing_room(fig)
+        if grow_w <= 0 and grow_h <= 0:
+            return
+        dpi = fig.dpi
+        fig.set_size_inches(fig.get_figwidth() + grow_w / dpi, fig.get_figheight() + grow_h / dpi)
+
+
+def _missing_room(fig: Figure) -> tuple[float, float]:
+    """Pixels of width and height the laid-out figure lacks: overlaps between the decorated axes,
+    the figure title and the legends, and whatever of them lies outside the figure."""
+    renderer = fig._get_renderer()
+    boxes = [ax.get_tightbbox(renderer) for ax in fig.axes if ax.get_visible()]
+    boxes += [legend.get_window_extent(renderer) for legend in fig.legends]
+    if fig._suptitle is not None and fig._suptitle.get_text():
+        boxes.append(fig._suptitle.get_window_extent(renderer))
+    boxes = [b for b in boxes if b is not None and b.width > 0 and b.height > 0]
+    W, H = fig.bbox.width, fig.bbox.height
+    pad = 2.0
+    grow_w = max([0.0] + [pad - b.x0 for b in boxes] + [b.x1 - W + pad for b in boxes])
+    grow_h = max([0.0] + [pad - b.y0 for b in boxes] + [b.y1 - H + pad for b in boxes])
+    for k, a in enumerate(boxes):
+        for b in boxes[k + 1 :]:
+            dx = min(a.x1, b.x1) - max(a.x0, b.x0)
+            dy = min(a.y1, b.y1) - max(a.y0, b.y0)
+            if dx <= 1 or dy <= 1:
+                continue
+            # side by side: the figure needs width; one above the other: height
+            if abs((a.x0 + a.x1) - (b.x0 + b.x1)) > abs((a.y0 + a.y1) - (b.y0 + b.y1)):
+                grow_w = max(grow_w, 2 * dx + pad)
+            else:
+                grow_h = max(grow_h, 2 * dy + pad)
+    return grow_w, grow_h
+
+
+def wrap(text: str, width_in: float, size: str | float) -> str:
+    """``text`` wrapped to lines that fit ``width_in`` inches at font size ``size`` (~0.6 em a character)."""
+    points = FontProperties(size=size).get_size_in_points()
+    chars = max(12, int(0.95 * width_in * 72 / (0.6 * points)))
+    return "\n".join(textwrap.fill(line, chars) for line in text.split("\n"))
 
 
 def suptitle(fig: Figure, text: str) -> None:
-    """A figure title wrapped to the figure's width (long titles would be cut off otherwise)."""
-    points = FontProperties(size=plt.rcParams["figure.titlesize"]).get_size_in_points()
-    chars = max(20, int(0.95 * fig.get_figwidth() * 72 / (0.6 * points)))  # ~0.6 em per character
-    fig.suptitle(textwrap.fill(text, chars))
+    """A figure title wrapped to the figure's width, with the figure made taller by the title's height.
+
+    Without the extra height the layout engine squeezes the title into the space of the axes, and
+    with fixed-aspect boards (``imshow``) it then lets the title or the bottom axis labels overlap
+    or fall off the figure.
+    """
+    size = plt.rcParams["figure.titlesize"]
+    wrapped = wrap(text, fig.get_figwidth(), size)
+    points = FontProperties(size=size).get_size_in_points()
+    fig.set_figheight(fig.get_figheight() + (wrapped.count("\n") + 1) * 1.3 * points / 72)
+    fig.suptitle(wrapped)
 
 
 def frames_to_show(D: int, frame: int | None, limit: int = 8) -> list[int]:

@@ -26,9 +26,13 @@ from ..shift import region_ids
 from ..windows import effective_window, pad_sizes
 from ._draw import (
     draw_cells,
+    figure_legend,
+    finish,
     label_board,
+    legend_patch,
     new_figure,
     suptitle,
+    wrap,
 )
 
 __all__ = [
@@ -159,7 +163,14 @@ def plot_receptive_field(reached_at: torch.Tensor, title: str = "") -> Figure:
         label_board(ax, H, W, f"t = {t}")
     total = int((reached_at >= 0).sum())
     suptitle(fig, title or f"reached tokens (number = first block that reaches them): {total} of {D * H * W}")
-    fig.tight_layout()
+    last = int(reached_at.max())
+    handles = [legend_patch("the start token (0)", _REACH_COLORS[0])]
+    handles += [
+        legend_patch(f"reached in block {k}", _REACH_COLORS[min(k, len(_REACH_COLORS) - 1)])
+        for k in range(1, last + 1)
+    ]
+    figure_legend(fig, handles + [legend_patch("not reached", "#FFFFFF")])
+    finish(fig)
     return fig
 
 
@@ -211,7 +222,7 @@ def plot_attention_over_frames(
         ax.set_title(f"t = {t} ({attn[t].sum():.2f})")
         ax.axis("off")
     suptitle(fig, title or f"attention of query token {q}; in brackets: weight mass per temporal token")
-    fig.tight_layout()
+    finish(fig)
     return fig
 
 
@@ -223,25 +234,28 @@ def plot_multi_view(
     ``clip_indices (num_clips, clip_len)`` are frame indices (:func:`vswin_edu.data.multi_view_indices`);
     crops are squares of side ``crop`` along the longer side after resizing the shorter side to
     ``crop`` (:func:`vswin_edu.data.spatial_crops`).  Views = clips x crops (paper: 4 x 3 = 12 on K400).
+    The crops overlap, so each one gets its own small frame: the crop filled, the rest of the frame grey.
     """
     if clip_indices.dim() != 2:
         raise ValueError(f"clip_indices must be (num_clips, clip_len), got {tuple(clip_indices.shape)}")
+    if isinstance(num_crops, bool) or not isinstance(num_crops, int) or not 1 <= num_crops <= 5:
+        raise ValueError(f"num_crops must be an int in [1, 5], got {num_crops!r}")
     num_clips = clip_indices.shape[0]
     H, W = (int(v) for v in frame_hw)
-    fig, axes = new_figure(1, 2, (5.0, 3.0))
+    scale = crop / min(H, W)
+    h, w = max(crop, round(H * scale)), max(crop, round(W * scale))
+    fig, axes = new_figure(
+        1, 1 + num_crops, (2.4, 3.0), gridspec_kw={"width_ratios": [2.2 * num_crops] + [w / h] * num_crops}
+    )
     ax = axes[0, 0]
     for k in range(num_clips):
         ax.scatter(clip_indices[k].tolist(), [k] * clip_indices.shape[1], s=8, color=style.window_color(k))
     ax.set_xlim(-1, num_frames)
     ax.set_yticks(range(num_clips))
     ax.set_yticklabels([f"clip {k}" for k in range(num_clips)])
-    ax.invert_yaxis()
+    ax.set_ylim(num_clips - 0.5, -0.5)
     ax.set_xlabel(f"frame index (video of {num_frames} frames)")
-    ax.set_title(f"{num_clips} temporal clip(s) of {clip_indices.shape[1]} frames")
-    ax = axes[0, 1]
-    scale = crop / min(H, W)
-    h, w = max(crop, round(H * scale)), max(crop, round(W * scale))
-    ax.add_patch(Rectangle((0, 0), w, h, facecolor="#EEEEEE", edgecolor="black"))
+    ax.set_title(wrap(f"{num_clips} temporal clip(s) of {clip_indices.shape[1]} frames", 4.0, "large"))
     long_side = max(h, w)
     offsets = (
         [(long_side - crop) // 2]
@@ -249,44 +263,70 @@ def plot_multi_view(
         else [round(j * (long_side - crop) / (num_crops - 1)) for j in range(num_crops)]
     )
     for j, o in enumerate(offsets):
+        ax = axes[0, 1 + j]
         x, y = (o, (h - crop) // 2) if w > h else ((w - crop) // 2, o)
+        ax.add_patch(Rectangle((0, 0), w, h, facecolor="#DDDDDD", edgecolor="black"))
         ax.add_patch(
-            Rectangle((x, y), crop, crop, fill=False, edgecolor=style.window_color(j), linewidth=2.5,
-                      linestyle=("-", "--", ":", "-.")[j % 4], label=f"crop {j}")
+            Rectangle((x, y), crop, crop, facecolor=style.window_color(j), edgecolor="black", linewidth=2,
+                      hatch=style.window_hatch(j))
         )  # fmt: skip
-    ax.legend(loc="lower right", fontsize="small")
-    ax.set_xlim(-5, w + 5)
-    ax.set_ylim(h + 5, -5)
-    ax.set_aspect("equal")
-    ax.set_title(f"{num_crops} crop(s) of {crop}² in a {h}x{w} frame")
-    suptitle(fig, f"{num_clips} clips x {num_crops} crops = {num_clips * num_crops} views, scores averaged")
-    fig.tight_layout()
+        ax.set_xlim(-0.02 * w, 1.02 * w)
+        ax.set_ylim(1.02 * h, -0.02 * h)
+        ax.set_aspect("equal")
+        ax.set_xticks([x, x + crop] if w > h else [0, w])  # where the crop starts and ends
+        ax.set_yticks([])
+        ax.set_title(f"crop {j}")
+    suptitle(
+        fig,
+        f"{num_clips} clips x {num_crops} crops = {num_clips * num_crops} views, scores averaged; "
+        f"crops of {crop}² in a {h}x{w} frame",
+    )
+    finish(fig)
     return fig
 
 
 def plot_ablation(
     results: Mapping[str, tuple[float, float | None]], metric: str = "toy", title: str = ""
 ) -> Figure:
-    """Bars of an ablation: ``{setting: (toy value, paper top-1 or None)}``, two panels side by side."""
+    """An ablation beside the paper: ``{setting: (toy value, paper top-1 or None)}``, two panels.
+
+    Both panels use the same honest scale, 0-100 %, with bars starting at zero: the toy value is a
+    fraction in [0, 1] (an accuracy, a share of tokens) drawn in percent, the paper's top-1 is in
+    percent already.  So a 0.3-point difference of the paper looks as small as it is, next to the
+    tens of points a toy task can show.
+    """
     if not results:
         raise ValueError("results must hold at least one setting")
     names = list(results)
-    fig, axes = new_figure(1, 2, (max(3.0, 1.2 * len(names)), 3.0))
-    for ax, idx, label in ((axes[0, 0], 0, metric), (axes[0, 1], 1, "paper: K400 top-1 (%)")):
+    for name, (toy, paper) in results.items():
+        if not 0.0 <= toy <= 1.0:
+            raise ValueError(f"the toy value of {name!r} must be a fraction in [0, 1], got {toy!r}")
+        if paper is not None and not 0.0 <= paper <= 100.0:
+            raise ValueError(
+                f"the paper value of {name!r} must be a percentage in [0, 100] or None, got {paper!r}"
+            )
+    fig, axes = new_figure(2, 1, (6.0, 0.8 + 0.32 * len(names)), sharex=True)
+    colors = [style.window_color(i) for i in range(len(names))]
+    hatches = [style.window_hatch(i) for i in range(len(names))]
+    y = np.arange(len(names))
+    panels = ((axes[0, 0], 0, 100.0, metric), (axes[1, 0], 1, 1.0, "paper: Kinetics-400 top-1"))
+    for ax, idx, factor, label in panels:
         values = [results[n][idx] for n in names]
-        known = [v for v in values if v is not None]
-        # the paper's numbers differ by tenths of a point: start that axis just below the smallest
-        base = min(known) - 1.5 if idx == 1 and known else 0.0
-        shown = [v if v is not None else base for v in values]
-        colors = [style.window_color(i) for i in range(len(names))]
-        ax.bar(names, [v - base for v in shown], bottom=base, color=colors, edgecolor="black")
-        for i, v in enumerate(values):
-            ax.text(i, shown[i], "n/a" if v is None else f"{v:.3g}", ha="center", va="bottom")
-        if known:
-            ax.set_ylim(base, max(known) + (1.0 if idx == 1 else 0.15 * max(abs(k) for k in known)))
-        ax.set_title(label)
-        ax.tick_params(axis="x", rotation=15)
+        shown = [0.0 if v is None else v * factor for v in values]
+        bars = ax.barh(y, shown, color=colors, edgecolor="black", height=0.65)
+        for bar, hatch in zip(bars, hatches, strict=True):
+            bar.set_hatch(hatch or None)
+        for k, v in enumerate(values):
+            text = "n/a" if v is None else f"{shown[k]:.3g} %"
+            ax.text(shown[k] + 1.0, k, text, va="center", ha="left")
+        ax.set_yticks(y, names)
+        ax.set_ylim(len(names) - 0.5, -0.5)
+        ax.set_xlim(0, 118)  # room for the value labels right of a full bar
+        ax.set_xticks(range(0, 101, 20))
+        ax.grid(True, axis="x", alpha=0.3)
+        ax.set_title(wrap(label, fig.get_figwidth() * 0.8, "large"))
+    axes[1, 0].set_xlabel("percent (both panels on the same 0-100 scale)")
     if title:
         suptitle(fig, title)
-    fig.tight_layout()
+    finish(fig)
     return fig

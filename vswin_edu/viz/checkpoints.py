@@ -15,7 +15,7 @@ from matplotlib.figure import Figure
 
 from .. import style
 from .._checks import triple
-from ._draw import new_figure, suptitle
+from ._draw import finish, new_figure, suptitle
 
 __all__ = ["plot_parameter_counts", "plot_inflated_table"]
 
@@ -52,7 +52,7 @@ def plot_parameter_counts(groups: Mapping[str, int], highlight: str | None = Non
     ax.set_xlim(0, max(groups.values()) * 1.45)
     ax.set_xlabel("parameters")
     suptitle(fig, f"{total:,} parameters")
-    fig.tight_layout()
+    finish(fig)
     return fig
 
 
@@ -77,5 +77,5 @@ def plot_inflated_table(
         ax.set_yticks([])
     axes[0, 0].set_ylabel("dh")
     suptitle(fig, f"head {head}: every temporal offset reads the 2D bias of the same (dh, dw)")
-    fig.tight_layout()
+    finish(fig)
     return fig

@@ -21,9 +21,11 @@ from ._draw import (
     board_size,
     draw_borders,
     draw_cells,
+    figure_legend,
     finish,
     frames_to_show,
     label_board,
+    legend_patch,
     new_figure,
     suptitle,
 )
@@ -77,6 +79,8 @@ def plot_token_grid(
     if video_thw is not None:
         head = f"video {T}x{Hv}x{Wv} -> patches {pt}x{ph}x{pw} -> " + head
     suptitle(fig, head)
+    if video_thw is not None and (Hv < H * ph or Wv < W * pw):
+        figure_legend(fig, [legend_patch("zero padding (pixels)", "#FFFFFF", "xx")])
     finish(fig)
     return fig
 
@@ -175,10 +179,11 @@ def _voxels(ids, real: np.ndarray) -> Figure:
     for index, i in np.ndenumerate(ids_xyz):
         colors[index] = style.window_color(i) + ("ff" if real_xyz[index] else "40")
     ax.voxels(np.ones_like(ids_xyz, dtype=bool), facecolors=colors, edgecolor="#333333", linewidth=0.3)
-    ax.set_xlabel("w")
-    ax.set_ylabel("t")
-    ax.set_zlabel("h (row 0 on top)")
-    ax.set_box_aspect((W, D, H))
+    pad = 12 * style.figure_scale()  # 3D axis labels sit clear of the tick labels
+    ax.set_xlabel("w", labelpad=pad)
+    ax.set_ylabel("t", labelpad=pad)
+    ax.set_zlabel("h (row 0 on top)", labelpad=pad)
+    ax.set_box_aspect((W, D, H), zoom=0.85)  # room for the axis labels inside the figure
     ax.set_xticks(range(0, W + 1, max(1, W // 4)))
     ax.set_yticks(range(0, D + 1, max(1, D // 4)))
     ax.set_zticks(range(0, H + 1, max(1, H // 4)))

@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
 from .. import style
-from ._draw import draw_cells, label_board, new_figure, suptitle
+from ._draw import draw_cells, finish, label_board, new_figure, suptitle, wrap
 
 __all__ = ["MERGE_NAMES", "plot_merging", "plot_hierarchy", "plot_temporal_timeline"]
 
@@ -75,7 +75,7 @@ def plot_merging(H: int = 4, W: int = 4) -> Figure:
     ax.set_ylabel("kernel dh")
     ax.set_title("Conv3d kernel 1x2x2, stride (1,2,2)\nblock k of Linear's columns")
     suptitle(fig, "Patch merging: 2x2 neighbours in space (never in time) -> one token of 2C channels")
-    fig.tight_layout()
+    finish(fig)
     return fig
 
 
@@ -104,21 +104,27 @@ def plot_hierarchy(rows: Sequence, title: str = "") -> Figure:
     _check_rows(rows)
     fig, axes = new_figure(1, 3, (4.2, 3.6))
     ax = axes[0, 0]
-    x = 0.0
-    top = max(r.grid[1] for r in rows)
-    for r in rows:
+    top = max(max(r.grid[1], r.grid[2]) for r in rows)
+    slot = top * 1.15  # one slot per stage, wide enough for its label even when its grid is tiny
+    for k, r in enumerate(rows):
         D, H, W = r.grid
+        x = k * slot + (slot - W) / 2
         ax.add_patch(Rectangle((x, 0), W, H, facecolor=style.window_color(r.stage - 1), edgecolor="black"))
         wd, wh, ww = r.window
         ax.add_patch(Rectangle((x, 0), ww, wh, fill=False, edgecolor="black", hatch="//", linewidth=1.5))
         ax.text(
-            x + W / 2, H + top * 0.04, f"S{r.stage}\n{D}x{H}x{W}\nC={r.channels}", ha="center", va="bottom"
+            k * slot + slot / 2,
+            -top * 0.06,
+            f"S{r.stage}\n{D}x{H}x{W}\nC={r.channels}",
+            ha="center",
+            va="top",
         )
-        x += W + top * 0.15
-    ax.set_xlim(-top * 0.05, x)
-    ax.set_ylim(-top * 0.05, top * 1.6)
+    ax.set_xlim(0, len(rows) * slot)
+    ax.set_ylim(-top * 0.5, top * 1.05)
     ax.set_aspect("equal")
-    ax.set_title("token grid per stage (hatched: one window)")
+    ax.set_title(
+        wrap("token grid per stage, to scale (hatched: one window)", 4.2 * style.figure_scale(), "large")
+    )
     ax.axis("off")
 
     names = [f"S{r.stage}" for r in rows]
@@ -135,7 +141,7 @@ def plot_hierarchy(rows: Sequence, title: str = "") -> Figure:
         ax.margins(y=0.15)
     if title:
         suptitle(fig, title)
-    fig.tight_layout()
+    finish(fig)
     return fig
 
 
@@ -203,8 +209,12 @@ def plot_temporal_timeline(
     ax.set_ylim(-0.2, 4.0)
     ax.set_xlabel("raw frame index")
     ax.set_title(
-        f"{clip_len} frames at stride {stride} -> {D} temporal tokens -> "
-        f"{num_win} window(s) of {P}, shift {shift} (time is never merged)"
+        wrap(
+            f"{clip_len} frames at stride {stride} -> {D} temporal tokens -> "
+            f"{num_win} window(s) of {P}, shift {shift} (time is never merged)",
+            fig.get_figwidth(),
+            "large",
+        )
     )
-    fig.tight_layout()
+    finish(fig)
     return fig

@@ -35,8 +35,10 @@ from ._draw import (
     board_size,
     draw_borders,
     draw_cells,
+    figure_legend,
     finish,
     label_board,
+    legend_patch,
     new_figure,
     suptitle,
 )
@@ -129,10 +131,22 @@ def plot_mask_matrix(
     distinct = sorted(set(regions.tolist()))
     ax.set_title(
         f"window {window_index}: {N}x{N} mask, {n_allowed} of {N * N} pairs may attend\n"
-        f"regions {distinct} (strips); light = attend, dark = masked"
+        f"regions {distinct} (strips)"
     )
+    strips = [
+        legend_patch(f"strip: region {r}", style.region_color(r), style.region_hatch(r)) for r in distinct
+    ]
+    figure_legend(fig, _mask_legend() + strips[:9])
     finish(fig)
     return fig
+
+
+def _mask_legend() -> list[Patch]:
+    """Legend entries of the two cell kinds of a mask matrix."""
+    return [
+        legend_patch("may attend", style.ALLOWED_COLOR),
+        legend_patch("masked", style.MASKED_COLOR),
+    ]
 
 
 def plot_attend_to(
@@ -197,16 +211,26 @@ def plot_attend_to(
             else:
                 draw_borders(ax, H, W, (wh, ww))
                 label_board(ax, H, W, f"rolled frame t={t}")
+    handles = [
+        legend_patch(f"Q and the keys it may attend to (region {q_region})", style.region_color(q_region)),
+        legend_patch("masked: its window, another region", style.MASKED_COLOR, style.MASKED_HATCH),
+        legend_patch("not in its window", _OUTSIDE),
+    ]
     if mask is None:
-        source = "dark dotted = masked"
+        source = ""
     else:
         wrong = int((allowed != correct).sum())
-        source = f"your mask, {wrong} wrong keys (yellow xx = wrongly allowed, orange // = wrongly masked)"
+        source = f"; your mask: {wrong} wrong keys"
+        handles += [
+            legend_patch("wrongly allowed", style.WRONG_ALLOWED_COLOR, style.WRONG_ALLOWED_HATCH),
+            legend_patch("wrongly masked", style.WRONG_MASKED_COLOR, style.WRONG_MASKED_HATCH),
+        ]
     suptitle(
         fig,
         f"query {query} -> rolled {q_rolled}, window {k}, token {i}, region {q_region}: "
-        f"may attend to {int(allowed.sum())} of {allowed.numel()} tokens; {source}",
+        f"may attend to {int(allowed.sum())} of {allowed.numel()} tokens{source} (numbers: region ids)",
     )
+    figure_legend(fig, handles)
     finish(fig)
     return fig
 
@@ -269,12 +293,10 @@ def plot_mask_diff(
     ax.set_title(f"window {window_index}")
     ax.legend(
         handles=[
-            Patch(facecolor=style.ALLOWED_COLOR, edgecolor="black", label="attend (both)"),
-            Patch(facecolor=style.MASKED_COLOR, label="masked (both)"),
-            Patch(
-                facecolor=style.WRONG_ALLOWED_COLOR, hatch=style.WRONG_ALLOWED_HATCH, label="wrongly allowed"
-            ),
-            Patch(facecolor=style.WRONG_MASKED_COLOR, hatch=style.WRONG_MASKED_HATCH, label="wrongly masked"),
+            legend_patch("attend (both)", style.ALLOWED_COLOR),
+            legend_patch("masked (both)", style.MASKED_COLOR),
+            legend_patch("wrongly allowed", style.WRONG_ALLOWED_COLOR, style.WRONG_ALLOWED_HATCH),
+            legend_patch("wrongly masked", style.WRONG_MASKED_COLOR, style.WRONG_MASKED_HATCH),
         ],
         loc="upper left",
         bbox_to_anchor=(1.02, 1.0),

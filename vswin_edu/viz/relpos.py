@@ -199,13 +199,21 @@ def plot_bias(bias_or_table: torch.Tensor, window_size: Sequence[int], head: int
     ax.set_xlabel("key j")
     ax.set_ylabel("query i")
     ax.set_title(f"B, head {head} ({N}x{N})")
+    step = max(1, -(-N // 8))  # token numbers are integers: ticks on whole tokens only
+    ax.set_xticks(range(0, N, step))
+    ax.set_yticks(range(0, N, step))
     if table is not None:
         tiles = table.reshape(2 * wd - 1, 2 * wh - 1, 2 * ww - 1)  # (2P-1, 2M-1, 2M-1)
         mosaic = torch.cat(list(tiles), dim=1).numpy()  # (2M-1, (2P-1)(2M-1)) tiles side by side
         tax = axes[0, 1]
         tax.imshow(mosaic, cmap="RdBu_r", vmin=-limit, vmax=limit, interpolation="nearest", aspect="auto")
         tax.vlines([k * (2 * ww - 1) - 0.5 for k in range(1, 2 * wd - 1)], -0.5, 2 * wh - 1.5, colors="black")
-        tax.set_xlabel(f"dw within each of the {2 * wd - 1} dt tiles (dt = {-(wd - 1)}..{wd - 1})")
+        tw = 2 * ww - 1
+        tax.set_xticks(
+            [k * tw + tw // 2 for k in range(2 * wd - 1)], [f"dt={k - wd + 1}" for k in range(2 * wd - 1)]
+        )
+        tax.set_yticks(range(2 * wh - 1), [str(k - wh + 1) for k in range(2 * wh - 1)])
+        tax.set_xlabel(f"one tile per dt; dw = {-(ww - 1)}..{ww - 1} left to right within a tile")
         tax.set_ylabel("dh")
         tax.set_title(f"table column {head} ({rows} rows)")
     fig.colorbar(image, ax=list(axes[0]), shrink=0.8, label="bias")
@@ -265,4 +273,5 @@ def plot_attention_weights(
         f"attention of query {(qt, qh, qw)} (token {i}) over its {wd}x{wh}x{ww} window; "
         f"sum = {values.sum():.3f}",
     )
+    finish(fig)
     return fig

@@ -20,9 +20,11 @@ from ._draw import (
     board_size,
     draw_borders,
     draw_cells,
+    figure_legend,
     finish,
     frames_to_show,
     label_board,
+    legend_patch,
     new_figure,
     suptitle,
     token_number,
@@ -72,6 +74,13 @@ def plot_cyclic_shift(
         fig,
         f"cyclic shift of {D}x{H}x{W} tokens, window {geo.window}: token (0,0,0) lands at {lands}; "
         f"hatched tokens wrap round",
+    )
+    figure_legend(
+        fig,
+        [
+            legend_patch("colour: its shifted window", style.window_color(0)),
+            legend_patch("hatched: wraps round in h or w", style.window_color(0), _WRAPPED_HATCH),
+        ],
     )
     finish(fig)
     return fig
@@ -174,6 +183,14 @@ def plot_padding_vs_cyclic(
         f"{'x'.join(map(str, geo.dhw))} tokens, window {geo.window}, shift {geo.shift}: padding needs "
         f"{n_naive} windows, the cyclic shift keeps {n_cyclic}",
     )
+    figure_legend(
+        fig,
+        [
+            legend_patch("colour and number: window id", style.window_color(0)),
+            legend_patch("zero padding (naive)", style.PAD_COLOR, "xx"),
+            legend_patch("hatched: wrapped round by the roll", style.window_color(0), _WRAPPED_HATCH),
+        ],
+    )
     finish(fig)
     return fig
 
@@ -217,6 +234,12 @@ def plot_region_ids(
         fig,
         f"region ids after the roll ({D}x{H}x{W}, window {geo.window}, shift {geo.shift}): "
         f"{distinct} regions; tokens of one window attend iff their ids agree",
+    )
+    slices = sorted({int(r) // 9 for r in regions.unique()})
+    figure_legend(
+        fig,
+        [legend_patch("colour: spatial slices (r_h, r_w)", style.region_color(0))]
+        + [legend_patch(f"temporal slice r_d = {d}", "#FFFFFF", style.REGION_HATCHES[d]) for d in slices],
     )
     finish(fig)
     return fig

@@ -14,7 +14,7 @@ import torch
 from matplotlib.figure import Figure
 
 from .. import style
-from ._draw import finish, new_figure, suptitle
+from ._draw import figure_legend, finish, legend_patch, new_figure, suptitle
 
 __all__ = ["plot_masked_softmax"]
 
@@ -54,6 +54,7 @@ def plot_masked_softmax(
         bars = ax.bar(keys, values, color=colors, edgecolor="black")
         for bar, hatch in zip(bars, hatches, strict=True):
             bar.set_hatch(hatch)
+            bar.set_hatchcolor("#777777")  # visible on the dark masked bars
         ax.set_xlabel("key j (hatched = masked)")
         ax.set_xticks(keys)
     ax_l.set_ylabel("logit")
@@ -66,9 +67,14 @@ def plot_masked_softmax(
             ax_w.text(
                 j, 0.5, "NaN", rotation=90, ha="center", va="center", color="#CC3311", fontweight="bold"
             )
+    handles = [
+        legend_patch("allowed key", style.ALLOWED_COLOR),
+        legend_patch("masked key", style.MASKED_COLOR, "xx"),
+    ]
     if exact is not None:
-        ax_w.plot(keys, exact.detach().double().tolist(), "o", color="#CC3311", label="exact")
-        ax_w.legend(loc="upper right")
+        (marker,) = ax_w.plot(keys, exact.detach().double().tolist(), "o", color="#CC3311", label="exact")
+        handles.append(marker)
     suptitle(fig, title or "masked softmax")
+    figure_legend(fig, handles)
     finish(fig)
     return fig

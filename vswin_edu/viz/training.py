@@ -5,11 +5,29 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ._draw import new_figure, suptitle
 
 __all__ = ["plot_learning_curves"]
+
+
+def draw_curve(ax: Axes, rows: Sequence[Mapping[str, Any]], metric: str) -> None:
+    """Draw the train and validation curves of ``metric`` (``"loss"`` or ``"acc"``) on ``ax``
+    (shared with the training dashboard of :mod:`vswin_edu.viz.dashboard`)."""
+    for split, style in (("train", "-o"), ("val", "-s")):
+        points = [(r["step"], r[f"{split}_{metric}"]) for r in rows if r.get(f"{split}_{metric}") is not None]
+        if points:
+            steps, values = zip(*points, strict=True)
+            ax.plot(steps, values, style, markersize=3, label=split)
+    ax.set_xlabel("optimizer step")
+    ax.set_ylabel("cross-entropy" if metric == "loss" else "top-1 accuracy")
+    if metric == "acc":
+        ax.set_ylim(-0.02, 1.02)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend()
 
 
 def plot_learning_curves(rows: Sequence[Mapping[str, Any]], title: str | None = None) -> Figure:
@@ -30,20 +48,7 @@ def plot_learning_curves(rows: Sequence[Mapping[str, Any]], title: str | None = 
         raise ValueError("rows is empty: nothing to plot")
     fig, axes = new_figure(1, 2, (4.2, 3.2))
     for ax, metric in zip(axes[0], ("loss", "acc"), strict=True):
-        for split, style in (("train", "-o"), ("val", "-s")):
-            points = [
-                (r["step"], r[f"{split}_{metric}"]) for r in rows if r.get(f"{split}_{metric}") is not None
-            ]
-            if points:
-                steps, values = zip(*points, strict=True)
-                ax.plot(steps, values, style, markersize=3, label=split)
-        ax.set_xlabel("optimizer step")
-        ax.set_ylabel("cross-entropy" if metric == "loss" else "top-1 accuracy")
-        if metric == "acc":
-            ax.set_ylim(-0.02, 1.02)
-        ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend()
+        draw_curve(ax, rows, metric)
     final = rows[-1].get("val_acc")
     default = f"final validation accuracy {final:.1%}" if final is not None else "learning curves"
     suptitle(fig, title if title is not None else default)
