@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import torch
 
-from ..reference import brute_force_allowed, mask_mismatches
+from ..reference import brute_force_allowed, mask_mismatches, mask_value_problem
 from ..shift import MASKED_LOGIT
 from ..windows import window_partition
 from ._core import Mismatch, exercise
@@ -41,29 +41,20 @@ def allowed_with_roll(dhw: Size3, window: Size3, shift: Size3, sign: int) -> tor
 
 
 def _check_mask_values(got: torch.Tensor, case: str) -> None:
-    """Mistakes in the *values* (dtype, -inf, other constants) before comparing the pattern."""
+    """Mistakes in the *values* (dtype, NaN, +-inf, other constants) before comparing the pattern.
+
+    The words come from :func:`vswin_edu.reference.mask_value_problem`, which the mask debugger uses
+    too, so the checker and the debugger flag a mask the same way.
+    """
     if got.dtype == torch.bool:
         raise Mismatch(
             f"for {case} you returned a boolean mask; the model adds the mask to the logits, so make it "
             f"additive: 0.0 where tokens may attend and {MASKED_LOGIT} where not "
             "(vswin_edu.shift.additive_mask)."
         )
-    if not got.is_floating_point():
-        raise Mismatch(
-            f"for {case} the mask must be a float tensor (0.0 / {MASKED_LOGIT}), got dtype {got.dtype}."
-        )
-    if torch.isneginf(got).any():
-        raise Mismatch(
-            f"for {case} your mask holds -inf.\nlikely cause: -inf instead of -100 — a query whose keys are "
-            f"all masked then gets softmax(-inf, ..., -inf) = NaN, and pretrained Swin weights were trained "
-            f"with -100 (exp(-100) ~ 4e-44 is already zero for the softmax). Use {MASKED_LOGIT}."
-        )
-    values = sorted({float(v) for v in got.unique()})
-    if any(v not in (0.0, MASKED_LOGIT) for v in values):
-        raise Mismatch(
-            f"for {case} the mask must hold only 0.0 and {MASKED_LOGIT} (vswin_edu.shift.MASKED_LOGIT), "
-            f"got the values {values[:6]}."
-        )
+    problem = mask_value_problem(got)
+    if problem is not None:
+        raise Mismatch(f"for {case} {problem}")
 
 
 @exercise(
