@@ -74,7 +74,7 @@ def diagnosis():
     return wrong_answer_diagnosis
 
 
-# --- chapter 12: a small model's state dict (test_convert_browse.py, test_widgets.py) -------------
+# --- chapter 13: a small model's state dict (test_convert_browse.py, test_widgets.py) -------------
 
 
 @pytest.fixture(scope="module")

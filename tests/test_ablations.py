@@ -1,4 +1,4 @@
-"""The ablation switches of VideoSwinConfig (paper Sec. 4.3, Tables 4-6; chapter 11):
+"""The ablation switches of VideoSwinConfig (paper Sec. 4.3, Tables 4-6; chapter 12):
 ``shift_size`` of the odd blocks and ``attention="factorised"``."""
 
 import pytest

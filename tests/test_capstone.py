@@ -1,4 +1,4 @@
-"""vswin_edu.capstone (chapter 14): the learner's parts routed through the model, compared layer by layer
+"""vswin_edu.capstone (chapter 10): the learner's parts routed through the model, compared layer by layer
 with torchvision; each known mistake is caught at the layer where it first acts; the heat strip, the
 mistake explorer and the capstone exercises (14.x)."""
 
@@ -34,7 +34,7 @@ from vswin_edu.capstone import (
 )
 from vswin_edu.exercises import TODO, check, registry
 from vswin_edu.exercises.ch07 import attention_half
-from vswin_edu.exercises.ch14 import PARTS as CAPSTONE_EXERCISES
+from vswin_edu.exercises.ch10 import PARTS as CAPSTONE_EXERCISES
 from vswin_edu.merging import merge_patches
 from vswin_edu.model import build
 from vswin_edu.patch import patch_partition
@@ -256,7 +256,7 @@ def test_a_part_that_only_works_on_one_channel_fails_inside_the_model():
         return rolled.reshape(B, D, H, W, 1)
 
     assert check("4.1", one_channel_shift, verbose=False).ok
-    report = check("14.3", one_channel_shift, verbose=False)
+    report = check("10.3", one_channel_shift, verbose=False)
     assert not report.ok and "inside the model: your cyclic_shift raised RuntimeError" in str(report)
 
 

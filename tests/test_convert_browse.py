@@ -1,4 +1,4 @@
-"""Chapter 12's state-dict browser, without the widget: every key of a state dict gets a meaning
+"""Chapter 13's state-dict browser, without the widget: every key of a state dict gets a meaning
 and a part (convert.browse), spelled in any of the three layouts; parameter groups and their figures.
 
 (The StateDictBrowser widget is tested in test_widgets.py, the converters in test_convert.py.)"""

@@ -401,7 +401,7 @@ def test_token_axes_have_integer_ticks():
 
 
 def test_every_crop_is_visible_on_its_own():
-    # chapter 11: three 224² crops of a 224x298 frame overlap; each gets its own frame, filled
+    # chapter 12: three 224² crops of a 224x298 frame overlap; each gets its own frame, filled
     fig = CASES["plot_multi_view"]()
     crops = [ax for ax in fig.axes if ax.get_title().startswith("crop")]
     assert [ax.get_title() for ax in crops] == ["crop 0", "crop 1", "crop 2"]
@@ -414,7 +414,7 @@ def test_every_crop_is_visible_on_its_own():
 
 
 def test_ablation_panels_share_one_honest_scale():
-    # chapter 11: bars start at zero and the toy and paper panels use the same 0-100 % axis
+    # chapter 12: bars start at zero and the toy and paper panels use the same 0-100 % axis
     fig = CASES["plot_ablation"]()
     toy, paper = fig.axes[:2]
     assert toy.get_xlim() == paper.get_xlim() and toy.get_xlim()[0] == 0

@@ -1,4 +1,4 @@
-"""Drawings and widgets of chapters 8-11: figures, exact receptive fields, attention maps, widgets."""
+"""Drawings and widgets of chapters 8-12: figures, exact receptive fields, attention maps, widgets."""
 
 from __future__ import annotations
 

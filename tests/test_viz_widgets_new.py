@@ -1,5 +1,5 @@
 """The architecture figure (chapters 1, 7), the parity explorer (chapter 9), the training dashboard
-(chapter 10), the receptive-field flood fill (chapter 11) and the mask-group explorer (appendix 13):
+(chapter 11), the receptive-field flood fill (chapter 12) and the mask-group explorer (appendix 14):
 every new figure renders with no overlapping or cut-off text, and every widget follows its controls
 kernel-side and raises in strict mode."""
 
@@ -307,7 +307,7 @@ def test_parity_explorer_reuses_precomputed_comparisons(twins, monkeypatch):
     assert w.state["record"] is records[1] and w.state["first_difference"] == "stage 3 block 1 W-MSA"
 
 
-# ----- training dashboard (chapter 10) ------------------------------------------------------------
+# ----- training dashboard (chapter 11) ------------------------------------------------------------
 
 
 def test_confusion_matrix_counts_true_against_predicted():
@@ -400,7 +400,7 @@ def test_dashboard_raises_in_strict_mode(run, monkeypatch):
         TrainingDashboard(ROWS, model, [(val[0][0], 0)])
 
 
-# ----- receptive-field flood fill (chapter 11) ----------------------------------------------------
+# ----- receptive-field flood fill (chapter 12) ----------------------------------------------------
 
 
 def test_receptive_field_explorer_matches_the_exact_flood_fill():
@@ -456,7 +456,7 @@ def test_receptive_field_explorer_raises_in_strict_mode(monkeypatch):
     assert "RuntimeError: drawing failed" in lenient.readout.value
 
 
-# ----- mask groups (appendix 13) ------------------------------------------------------------------
+# ----- mask groups (appendix 14) ------------------------------------------------------------------
 
 
 def test_mask_groups_are_the_windows_sharing_one_mask():

@@ -1,9 +1,9 @@
 """vswin_edu.widgets, kernel-side: setting a control updates state, figure and PNG synchronously;
 errors propagate in strict mode and show in the readout; the mask debugger flags wrong masks at
-exactly the wrong tokens; the cost explorer (chapter 2) and the state-dict browser (chapter 12)
+exactly the wrong tokens; the cost explorer (chapter 2) and the state-dict browser (chapter 13)
 follow their controls.
 
-(The widgets of chapters 8-11, ShapeTracer and AttentionMapViewer, are tested in test_viz_part2.py;
+(The widgets of chapters 8-12, ShapeTracer and AttentionMapViewer, are tested in test_viz_part2.py;
 the real-browser tests are in test_browser.py.)"""
 
 import matplotlib
@@ -281,7 +281,7 @@ def test_attention_cost_explorer_surfaces_callback_errors(monkeypatch):
     assert "drawing failed" in w.readout.value and "drawing failed" in w.state["error"]
 
 
-# --- chapter 12: the state-dict browser ---------------------------------------------------------
+# --- chapter 13: the state-dict browser ---------------------------------------------------------
 
 
 def test_browser_follows_its_controls(micro_sd):

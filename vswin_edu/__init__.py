@@ -26,7 +26,7 @@ Concept modules (each names the chapter that teaches it)::
     config     VideoSwinConfig and the Swin-T/S/B/L presets       (Sec. 3.3, Table 1)
     model      the four-stage model and its builders              (Sec. 3.3, chapters 8-9)
 
-``fast`` holds every optimisation of the model in one place (appendix 13); a model built with
+``fast`` holds every optimisation of the model in one place (appendix 14); a model built with
 ``fast=True`` runs it instead of the readable steps, with the same numbers.  Which module may
 import which: ``docs/ARCHITECTURE.md``.
 

@@ -1,4 +1,4 @@
-"""Benchmark: our Video Swin against torchvision's ``swin3d_*`` on the same weights (appendix 13).
+"""Benchmark: our Video Swin against torchvision's ``swin3d_*`` on the same weights (appendix 14).
 
     python -m vswin_edu.bench --variant t --frames 32 --size 224          # CPU inference, Swin-T
     python -m vswin_edu.bench --variant t --mode train --frames 16 --size 112

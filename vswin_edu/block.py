@@ -1,5 +1,5 @@
 """The Video Swin Transformer block (paper Sec. 3.2, Fig. 3; chapter 7), and the factorised
-variant of the paper's attention ablation (Sec. 4.3, Table 4; chapter 11).
+variant of the paper's attention ablation (Sec. 4.3, Table 4; chapter 12).
 
     z'  = z + DropPath(W-MSA or SW-MSA(LN(z)))
     z'' = z' + DropPath(MLP(LN(z')))
@@ -10,7 +10,7 @@ steps the chapters build, each a call of the function that chapter wrote:
 **pad -> shift -> partition -> attend -> reverse -> unshift -> unpad**.
 
 A block built with ``fast=True`` runs :func:`vswin_edu.fast.shifted_window_attention` and
-:func:`vswin_edu.fast.chunked_mlp` instead: the same numbers by cached, fused kernels (appendix 13).
+:func:`vswin_edu.fast.chunked_mlp` instead: the same numbers by cached, fused kernels (appendix 14).
 """
 
 from __future__ import annotations

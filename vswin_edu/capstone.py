@@ -1,4 +1,4 @@
-"""The capstone (chapter 14): your own functions inside the model, checked layer by layer against torchvision.
+"""The capstone (chapter 10): your own functions inside the model, checked layer by layer against torchvision.
 
 :func:`build_model` builds a Video Swin (Sec. 3.1-3.3) whose readable path calls *your* functions from the
 chapters' exercises — the 3D patch partition (1.1), window partition (3.1) and reverse, the cyclic shift (4.1)

@@ -35,11 +35,11 @@ class VideoSwinConfig:
     in_chans: int = 3
     patch_norm: bool = True  # LayerNorm after the patch embedding (official configs, torchvision)
     checkpoint_stages: tuple[bool, ...] = field(default=())  # activation checkpointing per stage
-    # ablations (paper Sec. 4.3, Tables 4-6; chapter 11):
+    # ablations (paper Sec. 4.3, Tables 4-6; chapter 12):
     shift_size: tuple[int, int, int] | None = None  # odd blocks' shift; None: (P/2, M/2, M/2)
     attention: str = "joint"  # "joint" (P, M, M) windows, or "factorised": (1, M, M) then (P, 1, 1)
     # False: every block runs the readable steps the chapters teach (vswin_edu.block); True: the
-    # optimised route of vswin_edu.fast — the same numbers, about twice as fast (appendix 13)
+    # optimised route of vswin_edu.fast — the same numbers, about twice as fast (appendix 14)
     fast: bool = False
 
     def __post_init__(self) -> None:

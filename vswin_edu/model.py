@@ -230,7 +230,7 @@ class VideoSwinTransformer(nn.Module):
     def trace_attention(
         self, video: torch.Tensor, blocks: Iterable[tuple[int, int]] | None = None
     ) -> AttentionTrace:
-        """One forward pass that records what the blocks attended with (chapter 11's attention maps).
+        """One forward pass that records what the blocks attended with (chapter 12's attention maps).
 
         ``blocks``: the ``(stage, block)`` pairs to record (default: all).  The model stays in its
         mode (call ``.eval()`` first for deterministic weights).

@@ -1,5 +1,5 @@
 """Checkpoint converters: torchvision, official / mmaction2 and 2D Swin weights <-> vswin_edu
-(paper Sec. 3.3 and 4.1 "initialised from ImageNet"; chapter 9, appendix chapter 12).
+(paper Sec. 3.3 and 4.1 "initialised from ImageNet"; chapter 9, appendix chapter 13).
 
 Every converter is an explicit key map (no guessing by position) and checks what it is given:
 keys it cannot map are reported, and :func:`load_state_dict_strict` names missing, unexpected and

@@ -1,4 +1,4 @@
-"""What each key of a state dict means: the engine of chapter 12's state-dict browser."""
+"""What each key of a state dict means: the engine of chapter 13's state-dict browser."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""2D -> 3D inflation of Swin image checkpoints (the official ``inflate_weights``; chapter 12)."""
+"""2D -> 3D inflation of Swin image checkpoints (the official ``inflate_weights``; chapter 13)."""
 
 from __future__ import annotations
 
@@ -83,7 +83,7 @@ def inflate_2d(
     Patch weights are repeated over time and divided by ``temporal_patch``; bias tables are resized
     to the spatial window (bicubic) if needed and repeated over the ``2P-1`` temporal offsets; the
     ImageNet head is dropped unless ``keep_head``.  With the head kept and no resize, the 3D model
-    on a static clip gives the 2D model's logits (chapter 12 works out why).
+    on a static clip gives the 2D model's logits (chapter 13 works out why).
     """
     sd = unwrap_checkpoint(state_dict_2d)
     layout = detect_layout(sd)

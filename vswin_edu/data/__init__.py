@@ -1,4 +1,4 @@
-"""Video data (paper Sec. 4.1 "Implementation details"; chapters 0, 10, 11).
+"""Video data (paper Sec. 4.1 "Implementation details"; chapters 0, 11, 12).
 
     synthetic   MovingShapes: tiny clips whose classes differ only in the order of their frames
     sampling    training clips, test-time views (clips x crops), averaged scores, seeded generators

@@ -1,5 +1,5 @@
 """Which frames and crops a model sees: training clips, test-time views and their scores
-(paper Sec. 4.1 "Implementation details"; chapters 0, 10, 11).
+(paper Sec. 4.1 "Implementation details"; chapters 0, 11, 12).
 
 * :func:`sample_clip_indices` — the training clip: ``clip_len`` frames every ``stride`` frames
   (paper: 32 frames, stride 2 -> 16 x 56 x 56 tokens at 224²); short videos loop.

@@ -1,10 +1,10 @@
-"""Synthetic videos whose labels need temporal order: :class:`MovingShapes` (chapters 0, 10, 11).
+"""Synthetic videos whose labels need temporal order: :class:`MovingShapes` (chapters 0, 11, 12).
 
 The paper's hardest benchmark, Something-Something v2 (Sec. 4.1), is about *how* things move, not
 what is seen, so a model must use the order of frames.  ``MovingShapes`` is a CPU-sized stand-in:
 every class comes with a partner holding the *same* frames in another order — time-reversed
 (left/right, up/down, grow/shrink, clockwise/counter-clockwise) or with the two halves swapped
-(right-then-left / left-then-right, the "bounce" pair of chapter 11's shift ablation).  A per-frame
+(right-then-left / left-then-right, the "bounce" pair of chapter 12's shift ablation).  A per-frame
 model cannot tell a pair apart; ``paired=True`` renders both members from the same sample, a test
 set on which such a model scores exactly chance.
 """

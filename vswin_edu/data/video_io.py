@@ -1,5 +1,5 @@
 """Real video files: decode and encode with PyAV, and a folder-per-class dataset
-(paper Sec. 4.1: Kinetics-400/600 and Something-Something v2 ship as video files; chapter 10).
+(paper Sec. 4.1: Kinetics-400/600 and Something-Something v2 ship as video files; chapter 11).
 
 * :func:`read_video` / :func:`write_video` — ``(T, H, W, 3)`` uint8 RGB frames from / to a file.
 * :class:`VideoFolder` — ``root/<class name>/<video file>``, one training clip per item, sampled

@@ -1,4 +1,4 @@
-"""Exercises with automatic checkers, one module per chapter (``ch00`` ... ``ch11``).
+"""Exercises with automatic checkers, one module per chapter (``ch00`` ... ``ch13``).
 
 In a notebook::
 

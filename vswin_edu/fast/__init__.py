@@ -1,4 +1,4 @@
-"""The fast route: every optimisation of the model, in one place (appendix 13).
+"""The fast route: every optimisation of the model, in one place (appendix 14).
 
 A model built with ``fast=True`` (:class:`vswin_edu.config.VideoSwinConfig`) runs these instead of
 the readable functions the chapters build; the numbers are the same (``tests/test_fast.py``

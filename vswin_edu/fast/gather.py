@@ -5,7 +5,7 @@ Shift and partition only move tokens, so together they are one permutation of th
 tokens.  :func:`token_order` computes that permutation once per grid by running the readable steps
 on token *ids*, and the block then moves the features with a single ``index_select`` — instead of a
 roll (which copies the grid once per rolled axis) followed by a partition copy, about ten times
-less time (appendix 13).
+less time (appendix 14).
 """
 
 from __future__ import annotations

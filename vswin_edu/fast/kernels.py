@@ -6,7 +6,7 @@ the mask does not require grad.  The learned relative-position bias is part of t
 training the readable path silently falls back to the slow "math" kernel, which writes out the
 ``(N, N)`` probabilities and keeps them for backward.  :class:`FusedAttentionFunction` runs the
 fast kernel forward and writes the backward pass out itself (exact: the softmax chain rule), and
-:func:`fused_attention` picks it where it helps.  Appendix 13 measures the difference.
+:func:`fused_attention` picks it where it helps.  Appendix 14 measures the difference.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Training and evaluation of Video Swin models (chapter 10-11): ``fit``, ``evaluate``,
+"""Training and evaluation of Video Swin models (chapter 11-12): ``fit``, ``evaluate``,
 ``evaluate_multi_view``, atomic checkpoints with exact resume, DDP via ``torchrun``;
 ``python -m vswin_edu.train --help``.
 

@@ -1,4 +1,4 @@
-"""Atomic checkpoints and the RNG states that make resuming exact (chapter 10).
+"""Atomic checkpoints and the RNG states that make resuming exact (chapter 11).
 
 A checkpoint is a dict of tensors and primitive containers only, so it loads with
 ``torch.load(..., weights_only=True)`` — no pickled code runs when a file is opened.  It is

@@ -1,4 +1,4 @@
-"""The training and evaluation loop (paper Sec. 4.1 "Implementation details"; chapter 10).
+"""The training and evaluation loop (paper Sec. 4.1 "Implementation details"; chapter 11).
 
 ``fit(config, train_set, val_set)`` trains with AdamW and a cosine schedule after a linear warm-up,
 the recipe of the paper (AdamW, lr 1e-3, weight decay 0.02-0.05, cosine, 2.5 warm-up epochs).

@@ -1,4 +1,4 @@
-"""The training log: ``metrics.csv`` and ``metrics.json``, one row per evaluation of ``fit`` (chapter 10).
+"""The training log: ``metrics.csv`` and ``metrics.json``, one row per evaluation of ``fit`` (chapter 11).
 
 Both files are rewritten atomically (a temporary file renamed over the old one) after every row, so
 a run that crashes keeps its log.  Nothing here draws: the learning curves are

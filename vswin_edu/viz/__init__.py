@@ -1,4 +1,4 @@
-"""Pure drawing functions: plain arguments in, a matplotlib ``Figure`` out (chapters 0-12).
+"""Pure drawing functions: plain arguments in, a matplotlib ``Figure`` out (chapters 0-13).
 
 No global state, no ipywidgets: every function can be tested without a kernel, and
 :mod:`vswin_edu.widgets` only wires controls to them.  Colours come from :mod:`vswin_edu.style`

@@ -1,5 +1,5 @@
 """Inference and analysis figures: attention maps over frames, receptive fields, views, ablations
-(paper Sec. 3.2 and 4.3-4.4; chapter 11).
+(paper Sec. 3.2 and 4.3-4.4; chapter 12).
 
 * :func:`collect_attention` / :func:`attention_grid` — the weights of one (S)W-MSA layer for one query
   token, put back on the token grid (un-rolled, un-padded); :func:`plot_attention_over_frames`

@@ -1,4 +1,4 @@
-"""The capstone's comparison drawn: a heat strip of ``max |Δ|`` per layer (chapter 14).
+"""The capstone's comparison drawn: a heat strip of ``max |Δ|`` per layer (chapter 10).
 
 :func:`vswin_edu.capstone.compare` runs two models layer by layer; :func:`plot_layer_diffs` draws one
 comparison, or several side by side (e.g. your parts beside each known mistake), as columns of cells:

@@ -1,4 +1,4 @@
-"""Checkpoints drawn: parameters per part of a state dict, and an inflated bias table (chapter 12).
+"""Checkpoints drawn: parameters per part of a state dict, and an inflated bias table (chapter 13).
 
 :func:`plot_parameter_counts` is the picture of the state-dict browser: one bar per part (patch
 embedding, each stage's blocks, each patch merging, final norm + head), the browsed part

@@ -1,4 +1,4 @@
-"""The training dashboard of a finished run (chapter 10): curves, confusion matrix, clips of a class.
+"""The training dashboard of a finished run (chapter 11): curves, confusion matrix, clips of a class.
 
 * :func:`collect_predictions` — the model's top-1 prediction for every clip of a dataset.
 * :func:`confusion_matrix` — counts of (true class, predicted class); the diagonal is what the

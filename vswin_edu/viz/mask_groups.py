@@ -1,4 +1,4 @@
-"""The windows of a shifted grid grouped by their mask pattern (paper Sec. 3.2; appendix 13).
+"""The windows of a shifted grid grouped by their mask pattern (paper Sec. 3.2; appendix 14).
 
 After the cyclic shift only the *last* window along a shifted axis meets a wrapped piece, so a
 shifted grid has at most ``2^3 = 8`` distinct ``(N, N)`` mask patterns, and every window that is

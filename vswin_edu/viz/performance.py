@@ -1,4 +1,4 @@
-"""Why fused attention is faster: measured time against the memory traffic of the logits (appendix 13).
+"""Why fused attention is faster: measured time against the memory traffic of the logits (appendix 14).
 
 The explicit path writes the ``N x N`` logits of every window and head to memory and reads them back
 several times (bias, mask, softmax, ``@ V``); a fused kernel keeps each block of them in the cache.

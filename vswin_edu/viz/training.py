@@ -1,4 +1,4 @@
-"""Learning curves of a training run (chapter 10): loss and accuracy against optimizer steps."""
+"""Learning curves of a training run (chapter 11): loss and accuracy against optimizer steps."""
 
 from __future__ import annotations
 

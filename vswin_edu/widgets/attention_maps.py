@@ -1,4 +1,4 @@
-"""Attention-map viewer: what a trained head of any layer attends to over the frames (chapter 11).
+"""Attention-map viewer: what a trained head of any layer attends to over the frames (chapter 12).
 
 Pick a layer (stage and block; odd blocks use shifted windows), a head and a query token of that
 stage's grid; the viewer overlays the query's attention weights on the clip's frames

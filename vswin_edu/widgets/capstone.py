@@ -1,4 +1,4 @@
-"""Mistake explorer (chapter 14): plant one known mistake in a model and watch where it diverges.
+"""Mistake explorer (chapter 10): plant one known mistake in a model and watch where it diverges.
 
 Pick a mistake of COURSE.md's list (flipped shift sign, inverted mask, wrong index multipliers, pad
 after roll, wrong merge order — :data:`vswin_edu.capstone.KNOWN_WRONG`) or your own parts: the model

@@ -1,4 +1,4 @@
-"""The state-dict browser (chapter 12): pick a stage and a block, see its keys, shapes, parameter
+"""The state-dict browser (chapter 13): pick a stage and a block, see its keys, shapes, parameter
 counts and what each one means — spelt in our, torchvision's or the official key names.
 
     from vswin_edu.widgets import StateDictBrowser

@@ -1,4 +1,4 @@
-"""Training dashboard (chapter 10): the stored run's curves, its confusion matrix, clips of a class.
+"""Training dashboard (chapter 11): the stored run's curves, its confusion matrix, clips of a class.
 
 Built from a finished run — its history rows, the trained model and the validation set — so it
 costs one pass over the validation clips, once.  Pick a class: its row of the confusion matrix is

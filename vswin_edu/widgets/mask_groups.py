@@ -1,4 +1,4 @@
-"""Mask-group explorer (appendix 13): how many distinct masks does a shifted block really need?
+"""Mask-group explorer (appendix 14): how many distinct masks does a shifted block really need?
 
 Pick a token grid, a window ``P x M x M`` and which axes the SW-MSA block shifts: the grid is padded
 to window multiples and rolled as in the block, and every window is coloured by its mask pattern

@@ -1,4 +1,4 @@
-"""Receptive-field flood fill (chapter 11): the shift ablation made visible.
+"""Receptive-field flood fill (chapter 12): the shift ablation made visible.
 
 Pick a token grid, a window ``P x M x M``, a start token and a number of blocks; switch the temporal
 and the spatial shift of the odd (SW-MSA) blocks on or off.  The board shows, for every token, the

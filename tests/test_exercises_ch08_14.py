@@ -1,4 +1,4 @@
-"""Checkers of chapters 8-12: the intended diagnosis for known-wrong answers.
+"""Checkers of chapters 8-13: the intended diagnosis for known-wrong answers.
 
 (That every reference solution passes and every stub is "not attempted": test_exercises_core.py.)"""
 
@@ -176,7 +176,7 @@ def _after_warmup(fn):
     ],
 )
 def test_10_1_known_slips_are_diagnosed(wrong, expected, diagnosis):
-    assert expected in diagnosis("10.1", wrong)
+    assert expected in diagnosis("11.1", wrong)
 
 
 # ----- 10.2 label smoothing ---------------------------------------------------------------------
@@ -189,36 +189,36 @@ def test_10_2_smoothing_over_other_classes_is_diagnosed(diagnosis):
         target[torch.arange(len(labels)), labels] = 1 - eps
         return -(target * logits.log_softmax(-1)).sum(-1).mean()
 
-    assert "K-1 *other* classes" in diagnosis("10.2", other_classes)
+    assert "K-1 *other* classes" in diagnosis("11.2", other_classes)
 
 
 def test_10_2_sum_over_batch_is_diagnosed(diagnosis):
     wrong = lambda l, y, e: F.cross_entropy(l, y, label_smoothing=e, reduction="sum")  # noqa: E731
-    assert "summed over the batch" in diagnosis("10.2", wrong)
+    assert "summed over the batch" in diagnosis("11.2", wrong)
 
 
 def test_10_2_unreduced_loss_is_diagnosed(diagnosis):
     wrong = lambda l, y, e: F.cross_entropy(l, y, label_smoothing=e, reduction="none")  # noqa: E731
-    assert "one scalar loss" in diagnosis("10.2", wrong)
+    assert "one scalar loss" in diagnosis("11.2", wrong)
 
 
 # ----- 11.1 view averaging ----------------------------------------------------------------------
 
 
 def test_11_1_reference_matches_data_module():
-    assert check("11.1", lambda logits: average_scores(logits, "softmax"), verbose=False).ok
+    assert check("12.1", lambda logits: average_scores(logits, "softmax"), verbose=False).ok
 
 
 def test_11_1_logit_averaging_is_diagnosed(diagnosis):
-    assert "you averaged logits" in diagnosis("11.1", lambda logits: logits.mean(0))
+    assert "you averaged logits" in diagnosis("12.1", lambda logits: logits.mean(0))
 
 
 def test_11_1_softmax_over_views_is_diagnosed(diagnosis):
-    assert "ran over the views" in diagnosis("11.1", lambda logits: logits.softmax(0).mean(0))
+    assert "ran over the views" in diagnosis("12.1", lambda logits: logits.softmax(0).mean(0))
 
 
 def test_11_1_wrong_axis_is_diagnosed(diagnosis):
-    assert "average over the views" in diagnosis("11.1", lambda logits: logits.softmax(-1).mean(-1))
+    assert "average over the views" in diagnosis("12.1", lambda logits: logits.softmax(-1).mean(-1))
 
 
 # ----- 11.2 clip starts -------------------------------------------------------------------------
@@ -226,12 +226,12 @@ def test_11_1_wrong_axis_is_diagnosed(diagnosis):
 
 def test_11_2_reference_matches_data_module():
     starts = lambda n, c, l, s: multi_view_indices(n, c, l, s)[:, 0].tolist()  # noqa: E731
-    assert check("11.2", starts, verbose=False).ok
+    assert check("12.2", starts, verbose=False).ok
 
 
 def test_11_2_spreading_over_the_whole_video_is_diagnosed(diagnosis):
     wrong = lambda n, c, l, s: [math.floor((k + 0.5) * n / c) for k in range(c)]  # noqa: E731
-    assert "runs past the end" in diagnosis("11.2", wrong)
+    assert "runs past the end" in diagnosis("12.2", wrong)
 
 
 def test_11_2_clips_at_the_very_ends_are_diagnosed(diagnosis):
@@ -239,32 +239,32 @@ def test_11_2_clips_at_the_very_ends_are_diagnosed(diagnosis):
         slack = max(n - ((l - 1) * s + 1), 0)
         return [round(k * slack / (c - 1)) if c > 1 else 0 for k in range(c)]
 
-    assert "very ends" in diagnosis("11.2", ends)
+    assert "very ends" in diagnosis("12.2", ends)
 
 
 # ----- 12.1-12.3 inflating and renaming checkpoints -------------------------------------------
 
 
 def test_inflate_patch_mistakes(diagnosis):
-    assert "no division by pt" in diagnosis("12.1", lambda w, pt: w.unsqueeze(2).repeat(1, 1, pt, 1, 1))
-    assert "time axis is last" in diagnosis("12.1", lambda w, pt: w.unsqueeze(-1).repeat(1, 1, 1, 1, pt) / pt)
+    assert "no division by pt" in diagnosis("13.1", lambda w, pt: w.unsqueeze(2).repeat(1, 1, pt, 1, 1))
+    assert "time axis is last" in diagnosis("13.1", lambda w, pt: w.unsqueeze(-1).repeat(1, 1, 1, 1, pt) / pt)
 
     def centre(w, pt):
         out = torch.zeros(*w.shape[:2], pt, *w.shape[2:])
         out[:, :, pt // 2] = w
         return out
 
-    assert "centre" in diagnosis("12.1", centre)
-    assert "Expected shape (4, 3, 2, 4, 4)" in diagnosis("12.1", lambda w, pt: w)
+    assert "centre" in diagnosis("13.1", centre)
+    assert "Expected shape (4, 3, 2, 4, 4)" in diagnosis("13.1", lambda w, pt: w)
 
 
 def test_official_key_mistakes(diagnosis, solution):
-    ref = solution("12.2")
-    assert "return None" in diagnosis("12.2", lambda k: ref(k) or k)
-    assert "prefix" in diagnosis("12.2", lambda k: ref(k) and "backbone." + ref(k))
+    ref = solution("13.2")
+    assert "return None" in diagnosis("13.2", lambda k: ref(k) or k)
+    assert "prefix" in diagnosis("13.2", lambda k: ref(k) and "backbone." + ref(k))
     no_relpos = lambda k: ref(k) and ref(k).replace("relpos.", "")  # noqa: E731
-    assert "attn.relpos" in diagnosis("12.2", no_relpos)
-    assert "norm3" in diagnosis("12.2", lambda k: ref(k) and ref(k).replace("norm.bias", "norm3.bias"))
+    assert "attn.relpos" in diagnosis("13.2", no_relpos)
+    assert "norm3" in diagnosis("13.2", lambda k: ref(k) and ref(k).replace("norm.bias", "norm3.bias"))
 
     def torchvision_numbering(key):
         out = ref(key)
@@ -273,13 +273,13 @@ def test_official_key_mistakes(diagnosis, solution):
             out = out.replace(f"stages.{i}.", f"stages.{2 * i}.", 1)
         return out
 
-    assert "torchvision's numbering" in diagnosis("12.2", torchvision_numbering)
+    assert "torchvision's numbering" in diagnosis("13.2", torchvision_numbering)
 
 
 def test_inflate_table_mistakes(diagnosis):
-    assert "repeat_interleave" in diagnosis("12.3", lambda t, P: t.repeat_interleave(2 * P - 1, 0))
-    assert "2P-1 = 3" in diagnosis("12.3", lambda t, P: t.repeat(P, 1))
-    assert "divided by 2P-1" in diagnosis("12.3", lambda t, P: t.repeat(2 * P - 1, 1) / (2 * P - 1))
+    assert "repeat_interleave" in diagnosis("13.3", lambda t, P: t.repeat_interleave(2 * P - 1, 0))
+    assert "2P-1 = 3" in diagnosis("13.3", lambda t, P: t.repeat(P, 1))
+    assert "divided by 2P-1" in diagnosis("13.3", lambda t, P: t.repeat(2 * P - 1, 1) / (2 * P - 1))
     assert "First wrong pair" in diagnosis(
-        "12.3", lambda t, P: torch.zeros((2 * P - 1) * t.shape[0], t.shape[1])
+        "13.3", lambda t, P: torch.zeros((2 * P - 1) * t.shape[0], t.shape[1])
     )
