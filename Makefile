@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 # pytest exits 5 when a selection holds no test; an empty subset is not a failure here.
 PYTEST = run_pytest() { $(PY) -m pytest "$$@"; rc=$$?; if [ $$rc -eq 5 ]; then echo "(no tests in this subset)"; rc=0; fi; return $$rc; }; run_pytest
 
-.PHONY: setup browser lab test test-unit test-notebooks test-browser lint notebooks book bench clean-notebooks clean learner
+.PHONY: setup browser lab test test-unit test-notebooks test-browser lint notebooks book slides bench clean-notebooks clean learner
 
 setup: $(VENV)/.installed browser
 
@@ -48,6 +48,10 @@ notebooks: $(VENV)/.installed
 
 book: $(VENV)/.installed
 	$(PY) -m vswin_edu.course.book
+
+# Lecture slides of the stored chapters (reveal.js, opens offline): build/slides/NN_slug.slides.html
+slides: $(VENV)/.installed
+	$(PY) -m vswin_edu.course.slides
 
 bench: $(VENV)/.installed
 	$(PY) -m vswin_edu.bench --variant t

@@ -383,3 +383,89 @@ def test_shift_explorer_in_chapter_04(lab, page):
     wait_for_redraw(explorer, before, "cyclic shift:", "moving 'W (token cols)'")
     _no_errors(page, explorer, chapter)
     save_screenshot(explorer, "04_shift_explorer")
+
+
+# --- slides: a live deck inside JupyterLab, and the exported reveal.js offline -----------------------
+
+_DECK_VISIBLE = """() => [...document.querySelectorAll('.jp-Cell.jp-deck-mod-visible')]
+    .map(c => c.innerText.slice(0, 200))"""
+
+
+def test_deck_slideshow_of_chapter_05_moves_a_widget_on_a_slide(lab, page):
+    """A lecturer's path: run the chapter, start the deck, step to the debugger's slide, move a slider."""
+    chapter = "05_attention_masks.ipynb"
+    open_and_run_all(page, lab, chapter)
+    page.evaluate(
+        """async () => {
+            window.jupyterapp.shell.currentWidget.content.activeCellIndex = 0;
+            await window.jupyterapp.commands.execute('deck:start');
+        }"""
+    )
+    page.wait_for_function(f"() => ({_DECK_VISIBLE})().length > 0")
+    first = page.evaluate(_DECK_VISIBLE)
+    assert first[0].startswith("Chapter 5"), f"the deck did not open on the title slide: {first[:1]}"
+    for _ in range(60):  # forward through slides and fragments until the debugger's slide shows
+        if any("MaskDebugger(" in text for text in page.evaluate(_DECK_VISIBLE)):
+            break
+        page.evaluate("async () => await window.jupyterapp.commands.execute('deck:forward')")
+        time.sleep(0.3)
+    else:
+        pytest.fail("stepping through the deck never reached the slide with MaskDebugger(")
+    hidden = page.evaluate("() => document.querySelectorAll('.jp-Cell:not(.jp-deck-mod-visible)').length")
+    assert hidden > 0, "the deck shows every cell at once: not a slide"
+    debugger = widget_output(page, "MaskDebugger(")
+    before = snapshot(debugger)
+    sw = move_slider(debugger, "shift w", 1)
+    st, sh = slider_value(debugger, "shift t"), slider_value(debugger, "shift h")
+    wait_for_redraw(debugger, before, f"shift ({st}, {sh}, {sw})", "moving 'shift w' on a slide")
+    _no_errors(page, debugger, chapter)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / "05_deck_slide.png"))
+    page.evaluate("async () => await window.jupyterapp.commands.execute('deck:stop')")
+
+
+def test_exported_slides_open_from_disk_with_the_network_off(browser, tmp_path):
+    from vswin_edu.course.slides import export_slides
+
+    (deck,) = export_slides(["05"], tmp_path)
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, offline=True)
+    remote, failed = [], []
+    # Only the files beside the slides may load; MathJax's web-font probe asks for about:blank,
+    # which Chromium refuses from file:// (no font is missing: STIX-Web loads from the folder).
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(("file:", "data:"))
+            else (remote.append(route.request.url), route.abort())
+        ),
+    )
+    try:
+        page = context.new_page()
+        page.on("requestfailed", lambda r: failed.append(r.url) if r.url != "about:blank" else None)
+        page.goto(deck.as_uri())
+        page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
+        total = page.evaluate("Reveal.getTotalSlides()")
+        assert total >= 10, f"only {total} slides"
+        page.wait_for_function(
+            "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
+            " && document.querySelectorAll('.MathJax').length > 0",
+            timeout=30_000,
+        )
+        for _ in range(4):  # navigation: the arrow keys step through the slides
+            page.keyboard.press("ArrowRight")
+        page.wait_for_function("() => Reveal.getIndices().h === 4")
+        slide = page.evaluate("Reveal.getCurrentSlide().innerText")
+        assert "$" not in slide, f"raw TeX on slide 5: {slide[:300]}"
+        assert page.evaluate("Reveal.getCurrentSlide().querySelectorAll('.MathJax').length") > 0
+        saved = page.locator("text=Widget shown as saved")
+        assert saved.count() >= 1, "no widget drawn as saved"
+        widget_images = page.evaluate(
+            """() => [...document.querySelectorAll('img')].filter(i => i.closest('.jp-OutputArea-output')
+                && i.naturalWidth > 0).length"""
+        )
+        assert widget_images >= 3, f"only {widget_images} images rendered"
+        assert not remote, f"the slides asked the network for {remote}"
+        assert not failed, f"files missing beside the slides: {failed}"
+    finally:
+        context.close()

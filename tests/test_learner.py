@@ -113,7 +113,7 @@ def _tiny_chapter() -> nbformat.NotebookNode:
         "# NBVAL_CHECK_OUTPUT\nimport math\n\n\ndef mine(start, num_frames, stride):\n"
         '    return [start + i * stride for i in range(num_frames)]\n\n\n_ = check("0.2", mine)',
         execution_count=3,
-        metadata={"tags": [SOLUTION_TAG], "slideshow": {"slide_type": "-"}},
+        metadata={"tags": [SOLUTION_TAG], "slideshow": {"slide_type": "fragment"}},
     )
     solution.outputs = [new_output("stream", name="stdout", text="✅ Exercise 0.2\n")]
     after = new_code_cell("print(1)", execution_count=4)
@@ -134,7 +134,7 @@ def test_learner_copy_stubs_solutions_and_collapses_reveals():
         + '\n\n\n_ = check("0.2", mine)'
     )
     assert solution.outputs == [] and solution.execution_count is None
-    assert solution.metadata["slideshow"] == {"slide_type": "-"} and "jupyter" not in solution.metadata
+    assert solution.metadata["slideshow"] == {"slide_type": "fragment"} and "jupyter" not in solution.metadata
     for cell in (reveal_code, reveal_text):
         assert cell.metadata["jupyter"] == HIDDEN == {"source_hidden": True, "outputs_hidden": True}
     assert reveal_code.outputs == [] and reveal_code.source == "print(63)"

@@ -133,12 +133,15 @@ def collapsed_cell(cell: nbformat.NotebookNode, summary: str) -> nbformat.Notebo
     return folded
 
 
-def book_notebook(nb: nbformat.NotebookNode, chapters: set[str]) -> nbformat.NotebookNode:
+def book_notebook(
+    nb: nbformat.NotebookNode, chapters: set[str], page_suffix: str = ".html"
+) -> nbformat.NotebookNode:
     """A copy of a stored chapter ready for the book: widgets drawn as HTML, chapter links to pages,
     solution and reveal cells folded into ``<details>`` blocks (:data:`COLLAPSED`).
 
     ``chapters`` are the slugs of the book's chapters; a Markdown link ``05_attention_masks.ipynb``
-    to one of them becomes a link to its page.
+    to one of them becomes a link to its page, ``slug + page_suffix`` (the slides use
+    ``.slides.html``).
     """
     nb = copy.deepcopy(nb)
     models = widget_state(nb)
@@ -146,7 +149,7 @@ def book_notebook(nb: nbformat.NotebookNode, chapters: set[str]) -> nbformat.Not
 
     def page_link(match: re.Match[str]) -> str:
         slug, anchor = match.group(1), match.group(2) or ""
-        return f"]({slug}.html{anchor})" if slug in chapters else match.group(0)
+        return f"]({slug}{page_suffix}{anchor})" if slug in chapters else match.group(0)
 
     for cell in nb.cells:
         if cell.cell_type == "markdown":

@@ -42,6 +42,7 @@ __all__ = [
     "HIDDEN",
     "KERNELSPEC",
     "REVEAL_TAG",
+    "SLIDE_TYPES",
     "SOLUTION_TAG",
     "WIDGET_STATE",
     "WIDGET_VIEW",
@@ -67,6 +68,10 @@ _MODEL_REF = re.compile(r"^IPY_MODEL_(\w+)$")
 SOLUTION_TAG = "solution"  # the cell defines a learner's function and checks it: stubbed in a learner copy
 REVEAL_TAG = "reveal"  # the cell answers a "predict, then reveal" prompt: collapsed in a learner copy
 HIDDEN = {"source_hidden": True, "outputs_hidden": True}  # JupyterLab's collapsed input and output
+# Slide types every slideshow tool reads (nbconvert, RISE, jupyterlab-deck); a cell without one
+# continues the slide above.  JupyterLab's editor writes "-" for "continue", which nbconvert and RISE
+# read but jupyterlab-deck hides, so `clean` drops it: no type and "-" mean the same.
+SLIDE_TYPES = ("slide", "subslide", "fragment", "skip", "notes")
 
 
 def widget_state(nb: nbformat.NotebookNode) -> dict[str, Any]:
@@ -117,6 +122,8 @@ def clean(nb: nbformat.NotebookNode, kernel: str = "python3") -> nbformat.Notebo
     for cell in nb.cells:
         for key in VOLATILE_CELL_KEYS:
             cell.metadata.pop(key, None)
+        if cell.metadata.get("slideshow", {}).get("slide_type") == "-":
+            cell.metadata.pop("slideshow")
     keep = _reachable(nb)
     if keep:
         state = nb.metadata["widgets"][WIDGET_STATE]
@@ -151,6 +158,10 @@ def problems(nb: nbformat.NotebookNode, kernel: str = "python3") -> list[str]:
             found.append(
                 f"volatile cell metadata {key!r} in cell(s) {', '.join(cells)} (fix: make clean-notebooks)"
             )
+    for i, cell in enumerate(nb.cells):
+        kind = cell.metadata.get("slideshow", {}).get("slide_type")
+        if kind is not None and kind not in SLIDE_TYPES:
+            found.append(f"cell {i}: slide type {kind!r}, expected one of {SLIDE_TYPES} or none")
     saved = widget_state(nb)
     unsaved = sorted({m for m in _displayed_models(nb) if m not in saved})
     if unsaved:
