@@ -287,6 +287,16 @@ def test_book_links_resolve_and_api_reference_is_generated(book):
     assert re.search(r"window_partition", api)
 
 
+@pytest.mark.slow
+def test_book_loads_mathjax_from_its_own_folder(book):
+    assert (book / "mathjax" / "MathJax.js").is_file()
+    page = (book / "chapters" / "05_attention_masks.html").read_text("utf-8")
+    scripts = re.findall(r'<script[^>]*\bsrc="([^"]+)"', page)
+    assert not [s for s in scripts if re.match(r"^(https?:)?//", s)], f"scripts from the network: {scripts}"
+    assert any(s.startswith("../mathjax/MathJax.js?config=") for s in scripts), scripts
+    assert page.index("window.MathJax =") < page.index("../mathjax/MathJax.js")  # configured first
+
+
 def test_build_book_refuses_a_missing_chapter(tmp_path):
     path = _course_dir(tmp_path)
     course = load_course(path)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -467,5 +468,47 @@ def test_exported_slides_open_from_disk_with_the_network_off(browser, tmp_path):
         assert widget_images >= 3, f"only {widget_images} images rendered"
         assert not remote, f"the slides asked the network for {remote}"
         assert not failed, f"files missing beside the slides: {failed}"
+    finally:
+        context.close()
+
+
+def test_the_book_opens_from_disk_with_the_network_off(browser, tmp_path):
+    """A chapter page of the built book (``make book``): math typeset, navigation, widgets as saved."""
+    from vswin_edu.course.book import build_book
+
+    site = build_book(output=tmp_path / "book").parent
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
+    remote = []
+    context.route(
+        "**/*",
+        lambda route: (
+            route.continue_()
+            if route.request.url.startswith(("file:", "data:"))
+            else (remote.append(route.request.url), route.abort())
+        ),
+    )
+    try:
+        page = context.new_page()
+        page.goto((site / "chapters" / "05_attention_masks.html").as_uri())
+        page.wait_for_function(
+            "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
+            " && document.querySelectorAll('.MathJax').length > 0",
+            timeout=30_000,
+        )
+        text = page.locator("article").inner_text()
+        raw = re.findall(r"\$[^$\n]{1,40}\$", text)
+        assert not raw, f"raw TeX left on the page: {raw[:5]}"
+        saved = page.locator("text=Widget shown as saved")
+        assert saved.count() >= 1, "no widget view on the page"
+        saved.first.scroll_into_view_if_needed()
+        images = page.evaluate(
+            "() => [...document.querySelectorAll('article img')]"
+            ".filter(i => i.complete && i.naturalWidth > 0).length"
+        )
+        assert images >= 3, f"only {images} images rendered"
+        page.locator("a.md-footer__link--next").click()  # navigation: the next chapter
+        page.wait_for_url("**/06_relative_position_bias.html")
+        assert "Chapter 6" in page.locator("h1").first.inner_text()
+        assert not remote, f"the book asked the network for {remote}"
     finally:
         context.close()

@@ -13,9 +13,10 @@ import nbformat
 import pytest
 
 from vswin_edu.course import load_course
+from vswin_edu.course.assets import MATHJAX_DIR, REVEAL_DIR, vendored_assets
 from vswin_edu.course.book import book_notebook
 from vswin_edu.course.notebooks import SLIDE_TYPES, clean, problems
-from vswin_edu.course.slides import MATHJAX_DIR, REVEAL_DIR, export_slides, main, vendored_assets
+from vswin_edu.course.slides import export_slides, main
 
 COURSE = load_course()
 

@@ -3,7 +3,8 @@
 Reads ``book.toml`` (:mod:`vswin_edu.course.manifest`), renders the *stored* notebooks without executing
 them (mkdocs-jupyter), generates the index and the navigation from the manifest (previous / next
 links come from mkdocs-material's footer) and the API reference from the library's docstrings
-(mkdocstrings).  Everything is built offline.
+(mkdocstrings).  Everything is built offline, and the book reads offline too: MathJax 2 is copied
+into `build/book/mathjax/` (:mod:`vswin_edu.course.assets`), so math renders from disk with no network.
 
 Exercise solutions (cells tagged ``solution``) and the answers to "predict, then reveal" prompts
 (tagged ``reveal``) are folded into ``<details>`` blocks — *Solution* / *Reveal* — so a reader
@@ -34,6 +35,7 @@ from typing import Any
 import nbformat
 import yaml
 
+from .assets import MATHJAX_CONFIG, MATHJAX_DIR, copy_assets, mathjax_preconfig
 from .manifest import REPO_ROOT, Course, CourseError, load_course
 from .notebooks import REVEAL_TAG, SOLUTION_TAG, WIDGET_VIEW, widget_state
 
@@ -43,8 +45,9 @@ __all__ = ["COLLAPSED", "build_book", "book_notebook", "collapsed_cell", "widget
 COLLAPSED = {SOLUTION_TAG: "Solution", REVEAL_TAG: "Reveal"}
 
 _CHAPTER_LINK = re.compile(r"\]\((\d{2}_[a-z0-9_]+)\.ipynb(#[^)\s]*)?\)")
-# Math in the chapters is typeset by MathJax when the reader is online; offline it shows as TeX.
-MATHJAX_URL = "https://cdn.jsdelivr.net/npm/mathjax@2.7.7/MathJax.js?config=TeX-AMS_CHTML-full,Safe"
+# MathJax is copied into the book (vswin_edu.course.assets), so math renders with the network off;
+# chapter pages live in chapters/, one level below the copy.
+MATHJAX_URL = f"../{MATHJAX_DIR}/MathJax.js?config={MATHJAX_CONFIG}"
 _FLEX = "display:flex;gap:0.5em;flex-wrap:wrap;align-items:{align};flex-direction:{direction}"
 
 
@@ -208,7 +211,7 @@ def _write_sources(course: Course, docs: Path) -> list[Any]:
     return nav
 
 
-def _config(course: Course, docs: Path, site: Path, nav: list[Any]) -> dict[str, Any]:
+def _config(course: Course, docs: Path, site: Path, nav: list[Any], overrides: Path) -> dict[str, Any]:
     return {
         "site_name": course.title,
         "site_description": course.description,
@@ -219,6 +222,7 @@ def _config(course: Course, docs: Path, site: Path, nav: list[Any]) -> dict[str,
         "nav": nav,
         "theme": {
             "name": "material",
+            "custom_dir": str(overrides),  # main.html: MathJax configured before it loads
             "font": False,  # no Google Fonts: the build and the book work offline
             "features": ["navigation.footer", "navigation.sections", "navigation.top", "toc.follow"],
         },
@@ -265,9 +269,19 @@ def build_book(course: Course | None = None, output: str | Path | None = None) -
     with tempfile.TemporaryDirectory(prefix="vswin-book-") as tmp:
         docs = Path(tmp) / "docs"
         nav = _write_sources(course, docs)
+        overrides = Path(tmp) / "overrides"
+        overrides.mkdir()
+        (overrides / "main.html").write_text(
+            '{% extends "base.html" %}\n{% block extrahead %}{{ super() }}'
+            + mathjax_preconfig()
+            + "{% endblock %}\n",
+            encoding="utf-8",
+        )
+        config = _config(course, docs, site, nav, overrides)
         config_file = Path(tmp) / "mkdocs.yml"
-        config_file.write_text(yaml.safe_dump(_config(course, docs, site, nav), allow_unicode=True), "utf-8")
+        config_file.write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
         build(load_config(str(config_file)))
+    copy_assets(site, (MATHJAX_DIR,))
     return site / "index.html"
 
 

@@ -27,8 +27,6 @@ Command line::
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import shutil
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -36,32 +34,13 @@ from pathlib import Path
 import nbformat
 from nbconvert import SlidesExporter
 
+from .assets import MATHJAX_CONFIG, MATHJAX_DIR, REVEAL_DIR, copy_assets, mathjax_preconfig
 from .book import book_notebook
 from .manifest import REPO_ROOT, Chapter, Course, CourseError, load_course
 
-__all__ = ["MATHJAX_CONFIG", "export_slides", "slides_exporter", "vendored_assets"]
+__all__ = ["export_slides", "slides_exporter"]
 
 TEMPLATES = Path(__file__).parent / "templates"
-REVEAL_DIR = "reveal.js"  # beside the slides: reveal.js/dist/reveal.js, reveal.js/plugin/notes/notes.js
-MATHJAX_DIR = "mathjax"  # beside the slides: mathjax/MathJax.js
-MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"  # the combined configuration jupyter-server-mathjax ships
-
-
-def _package_dir(name: str, *parts: str) -> Path:
-    spec = importlib.util.find_spec(name)
-    if spec is None or spec.origin is None:
-        raise CourseError(
-            f"the offline slides need the package {name!r}: pip install -e '.[dev]' (make setup)"
-        )
-    return Path(spec.origin).parent.joinpath(*parts)
-
-
-def vendored_assets() -> dict[str, Path]:
-    """Where the installed packages keep the reveal.js and MathJax files the slides load."""
-    return {
-        REVEAL_DIR: _package_dir("sphinx_revealjs", "_static", "revealjs"),
-        MATHJAX_DIR: _package_dir("jupyter_server_mathjax", "static"),
-    }
 
 
 def slides_exporter() -> SlidesExporter:
@@ -76,14 +55,6 @@ def slides_exporter() -> SlidesExporter:
     )
     exporter.exclude_input_prompt = exporter.exclude_output_prompt = True
     return exporter
-
-
-def _copy_assets(output: Path) -> None:
-    for name, source in vendored_assets().items():
-        target = output / name
-        if not target.exists():
-            ignore = shutil.ignore_patterns("*.esm.js", "*.map", "*.scss", "speaker-view.html")
-            shutil.copytree(source, target, ignore=None if name == MATHJAX_DIR else ignore)
 
 
 def _select(course: Course, wanted: Sequence[str]) -> list[Chapter]:
@@ -107,7 +78,7 @@ def export_slides(
     course = course or load_course()
     output = Path(output) if output is not None else REPO_ROOT / "build" / "slides"
     output.mkdir(parents=True, exist_ok=True)
-    _copy_assets(output)
+    copy_assets(output)
     exporter = slides_exporter()
     slugs = {c.file.removesuffix(".ipynb") for c in course.chapters}
     pages = []
@@ -115,7 +86,9 @@ def export_slides(
         nb = book_notebook(
             nbformat.read(course.path(chapter), as_version=4), slugs, page_suffix=".slides.html"
         )
-        body, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": chapter.title}})
+        body, _ = exporter.from_notebook_node(
+            nb, resources={"metadata": {"name": chapter.title}, "mathjax_preconfig": mathjax_preconfig()}
+        )
         page = output / chapter.file.replace(".ipynb", ".slides.html")
         page.write_text(body, encoding="utf-8")
         pages.append(page)
