@@ -116,13 +116,13 @@ def test_concept_modules_are_leaves():
 def test_the_readable_path_does_not_depend_on_the_fast_one():
     def rule(name, target):
         if _group(target) == "fast":
-            return _group(name) not in {"fast", "block", "model"}
+            return _group(name) not in {"fast", "block", "model", "export"}
         return _group(name) == "fast" and _group(target) not in CONCEPTS | {"_checks", "attention", "fast"}
 
     assert _violations(rule) == []
 
 
-@pytest.mark.parametrize("group", ["train", "bench", "convert", "data", "grade", "capstone"])
+@pytest.mark.parametrize("group", ["train", "bench", "convert", "data", "grade", "capstone", "export"])
 def test_training_benchmarks_and_data_draw_nothing(group):
     def rule(name, target):
         cli = name == "vswin_edu.train.__main__"  # the CLI writes curves.png after fit()

@@ -59,6 +59,7 @@ _SUBMODULES = (
     "data",
     "train",
     "bench",
+    "export",
     "viz",
     "widgets",
     "exercises",

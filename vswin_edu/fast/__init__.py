@@ -16,6 +16,8 @@ holds them equal, forward and gradients, fp32 within 1e-5).  Each one names what
   ``(N, N)`` probabilities).
 * :func:`.attention.relative_position_bias` replaces ``RelativePositionBias3D.forward``: the index
   of a shrunken window cached, and a head-major gather.
+* :func:`.attention.project_heads` replaces ``WindowAttention3D.project`` only while
+  ``torch.export`` traces (ONNX export): heads merged inside one einsum with the projection.
 * :func:`.mlp.chunked_mlp` replaces ``Mlp.forward`` on all tokens: the hidden activations of a
   chunk stay in the CPU cache.
 
@@ -25,7 +27,12 @@ mask first built by an inference call still serves training.  :func:`clear_cache
 
 from __future__ import annotations
 
-from .attention import grouped_window_attention, relative_position_bias, shifted_window_attention
+from .attention import (
+    grouped_window_attention,
+    project_heads,
+    relative_position_bias,
+    shifted_window_attention,
+)
 from .gather import token_order, window_plan
 from .groups import (
     WindowGroups,
@@ -62,6 +69,7 @@ __all__ = [
     "clear_caches",
     "fused_attention",
     "grouped_window_attention",
+    "project_heads",
     "relative_position_bias",
     "shifted_window_attention",
     "shifted_window_groups",

@@ -40,6 +40,22 @@ def relative_position_bias(relpos: RelativePositionBias3D, window: Size3) -> tor
     return table.t().index_select(1, index.reshape(-1)).view(relpos.num_heads, N, N)  # (nH, N, N)
 
 
+def project_heads(attn: WindowAttention3D, out: torch.Tensor) -> torch.Tensor:
+    """:meth:`WindowAttention3D.project` of the heads ``(b, nH, N, d) -> (b, N, C)``, export-safe.
+
+    Eager and compiled it *is* ``attn.project``.  While ``torch.export`` traces (ONNX export,
+    :mod:`vswin_edu.export`), the head merge and the output projection become one einsum over the
+    heads: torch.onnx's decomposition cannot view the transposed attention output as ``(b, N, C)``.
+    Same numbers (``W`` viewed as ``(C, nH, d)``, summed over ``nH`` and ``d``).
+    """
+    if not torch.compiler.is_exporting():
+        return attn.project(out)
+    _, nH, _, d = out.shape
+    weight = attn.proj.weight.view(-1, nH, d)  # (C, nH, d): output channel c reads head h, dim j
+    merged = torch.einsum("bhnd,chd->bnc", out, weight) + attn.proj.bias  # (b, N, C)
+    return attn.proj_drop(merged)
+
+
 def grouped_window_attention(
     attn: WindowAttention3D, windows: torch.Tensor, bias: torch.Tensor, groups: WindowGroups | None
 ) -> torch.Tensor:
@@ -53,7 +69,7 @@ def grouped_window_attention(
     p_drop = attn.attn_drop if attn.training else 0.0
     if groups is None:
         out = fused_attention(q, k, v, bias[None].to(q.dtype), p_drop, attn.scale)  # (B*nW, nH, N, d)
-        return attn.project(out)
+        return project_heads(attn, out)
     Bw, nH, N, d = q.shape
     nW = len(groups.order)
     q, k, v = (t.view(Bw // nW, nW, nH, N, d) for t in (q, k, v))  # (B, nW, nH, N, d)
@@ -63,7 +79,7 @@ def grouped_window_attention(
         attn_mask = (bias + pattern)[None].to(q.dtype)  # (1, nH, N, N)
         out = fused_attention(*(t.flatten(0, 1) for t in (q_g, k_g, v_g)), attn_mask, p_drop, attn.scale)
         outs.append(out.view(q_g.shape))  # (B, g, nH, N, d)
-    return attn.project(torch.cat(outs, dim=1).view(Bw, nH, N, d))  # (B*nW, N, C)
+    return project_heads(attn, torch.cat(outs, dim=1).view(Bw, nH, N, d))  # (B*nW, N, C)
 
 
 def shifted_window_attention(
