@@ -124,6 +124,13 @@ class VideoSwinStage(nn.Module):
 
     def forward(self, x: torch.Tensor, trace: AttentionTrace | None = None, stage: int = 0) -> torch.Tensor:
         """``(B, D, H, W, C)`` -> the next stage's grid; ``trace`` records the blocks it asks for."""
+        x = self.run_blocks(x, trace, stage)  # (B, D, H, W, C)
+        return self.downsample(x) if self.downsample is not None else x
+
+    def run_blocks(
+        self, x: torch.Tensor, trace: AttentionTrace | None = None, stage: int = 0
+    ) -> torch.Tensor:
+        """The stage's blocks alone, ``(B, D, H, W, C)`` -> same shape (the map before merging)."""
         for j, block in enumerate(self.blocks):
             if trace is not None and trace.wants(stage, j):
                 dhw = (x.shape[1], x.shape[2], x.shape[3])
@@ -133,7 +140,7 @@ class VideoSwinStage(nn.Module):
                 x = checkpoint(block, x, use_reentrant=False)  # recompute in backward, save memory
             else:
                 x = block(x)  # (B, D, H, W, C)
-        return self.downsample(x) if self.downsample is not None else x
+        return x
 
 
 class VideoSwinTransformer(nn.Module):
@@ -204,27 +211,68 @@ class VideoSwinTransformer(nn.Module):
         self.head_drop = nn.Dropout(cfg.head_dropout)
         self.head = nn.Linear(self.num_features, cfg.num_classes)
 
-    def forward_features(self, video: torch.Tensor, trace: AttentionTrace | None = None) -> torch.Tensor:
+    def forward_features(
+        self, video: torch.Tensor, trace: AttentionTrace | None = None, *, stages: Sequence[int] | None = None
+    ) -> torch.Tensor | list[torch.Tensor]:
         """Video ``(B, 3, T, H, W)`` -> normalised last-stage tokens ``(B, D, H, W, C)``.
 
-        ``trace`` (see :meth:`trace_attention`) records the attention weights of the blocks it names.
+        ``stages`` (timm's ``out_indices``): instead, the feature map of each listed stage, channels
+        first as detection and segmentation heads take them, ``[(B, C_i, D, H_i, W_i), ...]`` in the
+        order asked: stage ``i``'s blocks' output before its patch merging (``C_i = 2^i C``,
+        ``H_i = H / 2^(i+2)`` for 4×4 patches); the last stage's map is the normalised one above.
+        Stages after the last one asked are not run.  ``trace`` (see :meth:`trace_attention`)
+        records the attention weights of the blocks it names.
         """
         weight = self.patch_embed.proj.weight
         check_video(video, channels=self.config.in_chans, floating=True)
         check_model_input(video, weight)
-        if video.shape[0] == 0:  # no clips: an empty (0, D, H, W, C), like torchvision, blocks not run
-            return self.norm(video.new_zeros((0, *self._output_grid(video.shape[2:]), self.num_features)))
+        wanted = None if stages is None else self._check_stages(stages)
+        if video.shape[0] == 0:  # no clips: empty outputs of the right shapes, like torchvision
+            grids = self._stage_grids(video.shape[2:])
+            empty = [video.new_zeros((0, *grid, self.stage_channels[i])) for i, grid in enumerate(grids)]
+            empty[-1] = self.norm(empty[-1])
+            if wanted is None:
+                return empty[-1]
+            return [empty[i].permute(0, 4, 1, 2, 3) for i in wanted]
         x = self.pos_drop(self.patch_embed(video))  # (B, D, H, W, C)
+        last = len(self.stages) - 1
+        maps: dict[int, torch.Tensor] = {}
         for i, stage in enumerate(self.stages):
-            x = stage(x, trace, stage=i)  # (B, D, H/2^i, W/2^i, 2^i C)
-        return self.norm(x)
+            x = stage.run_blocks(x, trace, stage=i)  # (B, D, H_i, W_i, C_i)
+            if i == last:
+                x = self.norm(x)
+            if wanted is not None and i in wanted:
+                maps[i] = x.permute(0, 4, 1, 2, 3)  # (B, C_i, D, H_i, W_i)
+                if len(maps) == len(wanted):
+                    return [maps[j] for j in wanted]
+            if stage.downsample is not None:
+                x = stage.downsample(x)  # (B, D, H_i/2, W_i/2, 2 C_i)
+        return x
 
-    def _output_grid(self, thw: Sequence[int]) -> tuple[int, int, int]:
-        """The last stage's token grid for a ``T x H x W`` clip: patches, then one 2x2 merge per stage."""
+    @property
+    def stage_channels(self) -> list[int]:
+        """``C_i`` of each stage's feature map: ``embed_dim * 2^i``."""
+        return [self.config.embed_dim * 2**i for i in range(len(self.stages))]
+
+    def _check_stages(self, stages: Sequence[int]) -> list[int]:
+        n = len(self.stages)
+        if isinstance(stages, (int, str)) or not all(isinstance(i, int) for i in stages):
+            raise TypeError(f"stages must be a sequence of stage numbers like (0, 1, 2, 3), got {stages!r}")
+        chosen = list(stages)
+        if not chosen or len(set(chosen)) != len(chosen) or not all(0 <= i < n for i in chosen):
+            raise ValueError(
+                f"stages must be distinct numbers in 0..{n - 1} (this model has {n}), got {stages!r}"
+            )
+        return chosen
+
+    def _stage_grids(self, thw: Sequence[int]) -> list[tuple[int, int, int]]:
+        """Each stage's token grid for a ``T x H x W`` clip: patches, then one 2x2 merge per stage."""
         d, h, w = (-(-n // p) for n, p in zip(thw, self.config.patch_size, strict=True))
+        grids = [(d, h, w)]
         for _ in range(len(self.stages) - 1):
             h, w = -(-h // 2), -(-w // 2)  # PatchMerging pads an odd side
-        return d, h, w
+            grids.append((d, h, w))
+        return grids
 
     @torch.no_grad()
     def trace_attention(
