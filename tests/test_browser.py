@@ -425,14 +425,20 @@ def test_deck_slideshow_of_chapter_05_moves_a_widget_on_a_slide(lab, page):
     page.evaluate("async () => await window.jupyterapp.commands.execute('deck:stop')")
 
 
-def test_exported_slides_open_from_disk_with_the_network_off(browser, tmp_path):
-    from vswin_edu.course.slides import export_slides
+# MathJax has typeset the page: its queue is empty and typeset elements exist.
+MATH_TYPESET = (
+    "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
+    " && document.querySelectorAll('.MathJax').length > 0"
+)
 
-    (deck,) = export_slides(["05"], tmp_path)
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, offline=True)
-    remote, failed = [], []
-    # Only the files beside the slides may load; MathJax's web-font probe asks for about:blank,
-    # which Chromium refuses from file:// (no font is missing: STIX-Web loads from the folder).
+
+def offline_context(browser, width: int, height: int):
+    """A browser context with the network off where only ``file:`` and ``data:`` URLs load.
+
+    Returns the context and the list the refused URLs are appended to.
+    """
+    context = browser.new_context(viewport={"width": width, "height": height}, offline=True)
+    remote: list[str] = []
     context.route(
         "**/*",
         lambda route: (
@@ -441,6 +447,17 @@ def test_exported_slides_open_from_disk_with_the_network_off(browser, tmp_path):
             else (remote.append(route.request.url), route.abort())
         ),
     )
+    return context, remote
+
+
+def test_exported_slides_open_from_disk_with_the_network_off(browser, tmp_path):
+    from vswin_edu.course.slides import export_slides
+
+    (deck,) = export_slides(["05"], tmp_path)
+    context, remote = offline_context(browser, 1280, 800)
+    # MathJax's web-font probe asks for about:blank, which Chromium refuses from file:// (no font
+    # is missing: STIX-Web loads from the folder).
+    failed = []
     try:
         page = context.new_page()
         page.on("requestfailed", lambda r: failed.append(r.url) if r.url != "about:blank" else None)
@@ -448,11 +465,7 @@ def test_exported_slides_open_from_disk_with_the_network_off(browser, tmp_path):
         page.wait_for_function("() => window.Reveal && Reveal.isReady()", timeout=30_000)
         total = page.evaluate("Reveal.getTotalSlides()")
         assert total >= 10, f"only {total} slides"
-        page.wait_for_function(
-            "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
-            " && document.querySelectorAll('.MathJax').length > 0",
-            timeout=30_000,
-        )
+        page.wait_for_function(MATH_TYPESET, timeout=30_000)
         for _ in range(4):  # navigation: the arrow keys step through the slides
             page.keyboard.press("ArrowRight")
         page.wait_for_function("() => Reveal.getIndices().h === 4")
@@ -477,24 +490,11 @@ def test_the_book_opens_from_disk_with_the_network_off(browser, tmp_path):
     from vswin_edu.course.book import build_book
 
     site = build_book(output=tmp_path / "book").parent
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, offline=True)
-    remote = []
-    context.route(
-        "**/*",
-        lambda route: (
-            route.continue_()
-            if route.request.url.startswith(("file:", "data:"))
-            else (remote.append(route.request.url), route.abort())
-        ),
-    )
+    context, remote = offline_context(browser, 1280, 900)
     try:
         page = context.new_page()
         page.goto((site / "chapters" / "05_attention_masks.html").as_uri())
-        page.wait_for_function(
-            "() => window.MathJax && MathJax.Hub && MathJax.Hub.queue.pending === 0"
-            " && document.querySelectorAll('.MathJax').length > 0",
-            timeout=30_000,
-        )
+        page.wait_for_function(MATH_TYPESET, timeout=30_000)
         text = page.locator("article").inner_text()
         raw = re.findall(r"\$[^$\n]{1,40}\$", text)
         assert not raw, f"raw TeX left on the page: {raw[:5]}"

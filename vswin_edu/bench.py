@@ -26,11 +26,10 @@ import torch.nn.functional as F
 import torchvision
 from torch import nn
 from torchvision.models import video as tv_video
-from torchvision.models.video.swin_transformer import SwinTransformer3d
 
 from .complexity import model_flops
 from .config import PRESETS
-from .convert import from_torchvision, load_state_dict_strict
+from .convert import from_torchvision, load_state_dict_strict, torchvision_architecture
 from .model import build
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
@@ -143,15 +142,7 @@ def torchvision_model(variant: str) -> nn.Module:
     builder = getattr(tv_video, f"swin3d_{variant}", None)
     if builder is not None and cfg.num_classes == 400:
         return builder(weights=None)
-    return SwinTransformer3d(
-        patch_size=list(cfg.patch_size),
-        embed_dim=cfg.embed_dim,
-        depths=list(cfg.depths),
-        num_heads=list(cfg.num_heads),
-        window_size=list(cfg.window_size),
-        stochastic_depth_prob=cfg.drop_path_rate,
-        num_classes=cfg.num_classes,
-    )
+    return torchvision_architecture(cfg)
 
 
 def model_pair(variant: str, fast: bool = True) -> tuple[nn.Module, nn.Module]:

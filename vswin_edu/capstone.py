@@ -27,7 +27,7 @@ from torch import nn
 from ._checks import triple
 from .attention import WindowAttention3D
 from .block import VideoSwinBlock
-from .convert import load_state_dict_strict, to_torchvision, to_vswin
+from .convert import load_state_dict_strict, to_torchvision, to_vswin, torchvision_architecture
 from .exercises import TODO
 from .exercises.ch06 import index_with_strides
 from .exercises.ch07 import attention_half
@@ -300,25 +300,8 @@ def torchvision_twin(model: VideoSwinTransformer) -> nn.Module:
 
     For configurations torchvision has no builder for (e.g. the micro preset); ``swin3d_t`` is Swin-T's.
     """
-    from torchvision.models.video.swin_transformer import SwinTransformer3d  # only the comparisons need it
-
     cfg = model.config
-    if cfg.attention != "joint" or cfg.shift_size is not None or not cfg.patch_norm or not cfg.qkv_bias:
-        raise ValueError(
-            "model: torchvision's SwinTransformer3d has joint attention, the default shift, a patch norm and "
-            f"qkv bias; got attention={cfg.attention!r}, shift_size={cfg.shift_size}, "
-            f"patch_norm={cfg.patch_norm}, qkv_bias={cfg.qkv_bias}"
-        )
-    tv = SwinTransformer3d(
-        patch_size=list(cfg.patch_size),
-        embed_dim=cfg.embed_dim,
-        depths=list(cfg.depths),
-        num_heads=list(cfg.num_heads),
-        window_size=list(cfg.window_size),
-        mlp_ratio=cfg.mlp_ratio,
-        stochastic_depth_prob=cfg.drop_path_rate,
-        num_classes=cfg.num_classes,
-    )
+    tv = torchvision_architecture(cfg)
     tv.load_state_dict(to_torchvision(model.state_dict(), cfg.window_size), strict=True)
     return tv.eval()
 

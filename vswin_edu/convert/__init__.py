@@ -54,8 +54,10 @@ from .keymaps import (
     to_torchvision,
     unwrap_checkpoint,
 )
+from .twin import torchvision_architecture
 
 __all__ = [
+    "torchvision_architecture",
     "StateDict",
     "Rules",
     "LAYOUTS",
