@@ -191,6 +191,7 @@ def page(browser, lab):
 # JavaScript run in the page; `window.jupyterapp` is JupyterLab's application object.
 _NOTEBOOK = "window.jupyterapp.shell.currentWidget"
 _CELL_STATES = f"""() => {{
+    if (!window.jupyterapp || !window.jupyterapp.shell) return null;  // the page is still loading
     const panel = {_NOTEBOOK};
     if (!panel || !panel.content || !panel.sessionContext.session) return null;
     const status = panel.sessionContext.session.kernel?.status;
