@@ -9,15 +9,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import itertools
 import warnings
 
 import matplotlib.pyplot as plt
 import pytest
 import torch
-from matplotlib.backends.backend_agg import FigureCanvasAgg
+from legibility import legibility_problems, text_boxes
 from matplotlib.figure import Figure
-from matplotlib.text import Text
 
 from vswin_edu import style
 from vswin_edu.complexity import stage_table
@@ -69,60 +67,16 @@ def no_warnings_no_leaks():
     assert plt.get_fignums() == open_before, "a viz function left a pyplot figure open"
 
 
-def drawn_texts(fig: Figure) -> list[tuple[Text, object]]:
-    """Every non-empty text the figure actually draws, with its box in display pixels."""
-    drawn: list[Text] = []
-    original = Text.draw
-
-    def record(self, renderer):
-        if self.get_visible() and self.get_text().strip():
-            drawn.append(self)
-        return original(self, renderer)
-
-    canvas = fig.canvas if hasattr(fig.canvas, "get_renderer") else FigureCanvasAgg(fig)  # a closed figure
-    Text.draw = record
-    try:
-        canvas.draw()
-    finally:
-        Text.draw = original
-    renderer = canvas.get_renderer()
-    return [(t, t.get_window_extent(renderer)) for t in drawn]
-
-
-def overlapping_texts(fig: Figure, slack: float = 1.0, boxes=None) -> list[tuple[str, str]]:
-    """Pairs of drawn texts whose boxes overlap by more than ``slack`` pixels each way."""
-    pairs = []
-    for (a, box_a), (b, box_b) in itertools.combinations(boxes or drawn_texts(fig), 2):
-        dx = min(box_a.x1, box_b.x1) - max(box_a.x0, box_b.x0)
-        dy = min(box_a.y1, box_b.y1) - max(box_a.y0, box_b.y0)
-        if dx > slack and dy > slack:
-            pairs.append((a.get_text(), b.get_text()))
-    return pairs
-
-
-def texts_outside(fig: Figure, slack: float = 1.0, boxes=None) -> list[str]:
-    """Drawn texts that stick out of the figure (cut off in the saved image)."""
-    boxes = boxes or drawn_texts(fig)
-    width, height = fig.canvas.get_width_height()
-    return [
-        t.get_text()
-        for t, box in boxes
-        if box.x0 < -slack or box.y0 < -slack or box.x1 > width + slack or box.y1 > height + slack
-    ]
-
-
 def legible(fig: Figure) -> Figure:
+    """``fig``, after checking that no drawn text overlaps another or falls off the figure."""
     assert isinstance(fig, Figure)
-    boxes = drawn_texts(fig)
-    overlaps = overlapping_texts(fig, boxes=boxes)
-    assert overlaps == [], f"overlapping text: {overlaps}"
-    outside = texts_outside(fig, boxes=boxes)
-    assert outside == [], f"text cut off: {outside}"
+    problems = legibility_problems(fig)
+    assert problems == [], "\n".join(problems)
     return fig
 
 
 def all_text(fig: Figure) -> str:
-    return "\n".join(t.get_text() for t, _ in drawn_texts(fig))
+    return "\n".join(text for text, _ in text_boxes(fig))
 
 
 def test_the_overlap_check_catches_overlapping_text():
@@ -130,7 +84,7 @@ def test_the_overlap_check_catches_overlapping_text():
     plt.close(fig)
     ax.text(0.5, 0.5, "first label")
     ax.text(0.5, 0.5, "second label")
-    assert overlapping_texts(fig) == [("first label", "second label")]
+    assert [p.split(" by ")[0] for p in legibility_problems(fig)] == ["'first label' overlaps 'second label'"]
 
 
 # ----- architecture (chapters 1 and 7) ----------------------------------------------------------
