@@ -67,6 +67,20 @@ def no_warnings_no_leaks():
     assert plt.get_fignums() == open_before, "a viz function left a pyplot figure open"
 
 
+def break_drawing(monkeypatch, module, drawer: str, strict, lenient, control: str, value) -> None:
+    """Make ``module.drawer`` (the viz function a widget calls) fail, then move ``control`` to
+    ``value`` in both widgets: the strict one raises; the lenient one carries on (callers check
+    that it shows the error)."""
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("drawing failed")
+
+    monkeypatch.setattr(module, drawer, broken)
+    with pytest.raises(RuntimeError, match="drawing failed"):
+        strict.controls[control].value = value
+    lenient.controls[control].value = value
+
+
 def legible(fig: Figure) -> Figure:
     """``fig``, after checking that no drawn text overlaps another or falls off the figure."""
     assert isinstance(fig, Figure)
@@ -235,13 +249,7 @@ def test_parity_explorer_raises_in_strict_mode_and_shows_the_error(twins, monkey
     lenient = LayerParityExplorer(*twins, clip(8, 64, 64), strict=False)
     assert strict.state["clip"] == "8x64x64"
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("drawing failed")
-
-    monkeypatch.setattr(parity_widget, "plot_layer_parity", broken)
-    with pytest.raises(RuntimeError, match="drawing failed"):
-        strict.controls["layer"].value = "norm"
-    lenient.controls["layer"].value = "norm"
+    break_drawing(monkeypatch, parity_widget, "plot_layer_parity", strict, lenient, "layer", "norm")
     assert "RuntimeError: drawing failed" in lenient.readout.value
     with pytest.raises(TypeError, match="videos must be"):
         LayerParityExplorer(*twins, {})
@@ -342,13 +350,7 @@ def test_dashboard_raises_in_strict_mode(run, monkeypatch):
     model, val = run
     strict, lenient = TrainingDashboard(ROWS, model, val), TrainingDashboard(ROWS, model, val, strict=False)
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("drawing failed")
-
-    monkeypatch.setattr(dashboard_widget, "plot_training_dashboard", broken)
-    with pytest.raises(RuntimeError, match="drawing failed"):
-        strict.controls["cls"].value = 1
-    lenient.controls["cls"].value = 1
+    break_drawing(monkeypatch, dashboard_widget, "plot_training_dashboard", strict, lenient, "cls", 1)
     assert "drawing failed" in lenient.state["error"]
     with pytest.raises(ValueError, match="class_names"):
         TrainingDashboard(ROWS, model, [(val[0][0], 0)])
@@ -400,13 +402,7 @@ def test_receptive_field_explorer_follows_the_grid_and_reports_clamping():
 def test_receptive_field_explorer_raises_in_strict_mode(monkeypatch):
     strict, lenient = ReceptiveFieldExplorer(**SMALL_RF), ReceptiveFieldExplorer(**SMALL_RF, strict=False)
 
-    def broken(*args, **kwargs):
-        raise RuntimeError("drawing failed")
-
-    monkeypatch.setattr(receptive_widget, "plot_receptive_field", broken)
-    with pytest.raises(RuntimeError, match="drawing failed"):
-        strict.controls["blocks"].value = 3
-    lenient.controls["blocks"].value = 3
+    break_drawing(monkeypatch, receptive_widget, "plot_receptive_field", strict, lenient, "blocks", 3)
     assert "RuntimeError: drawing failed" in lenient.readout.value
 
 
@@ -448,12 +444,5 @@ def test_mask_group_explorer_follows_its_controls(monkeypatch):
     assert w.state["shift"] == (0, 2, 2) and w.state["padded"] == (2, 12, 12)
     assert "4 window(s) with the all-zero mask" in w.readout.value
     lenient = MaskGroupExplorer(strict=False)
-
-    def broken(*args, **kwargs):
-        raise RuntimeError("drawing failed")
-
-    monkeypatch.setattr(mask_groups_widget, "plot_mask_groups", broken)
-    with pytest.raises(RuntimeError, match="drawing failed"):
-        w.controls["M"].value = 3
-    lenient.controls["M"].value = 3
+    break_drawing(monkeypatch, mask_groups_widget, "plot_mask_groups", w, lenient, "M", 3)
     assert "RuntimeError: drawing failed" in lenient.readout.value
