@@ -51,7 +51,11 @@ def test_exported_program_matches_eager_and_leaves_eager_caches_intact():
     video = torch.randn(2, 3, 8, 32, 32)
     with torch.no_grad():
         before = model(video)
+    model.train()
     program = export_program(model, torch.randn(1, 3, 8, 32, 32))
+    assert model.training and not model.config.fast  # the caller's mode and route, as they were
+    assert not any(block.fast for stage in model.stages for block in stage.blocks)
+    model.eval()
     with torch.no_grad():
         after = model(video)  # the fast route's caches hold real tensors, not traced ones
         exported = program.module()(video)

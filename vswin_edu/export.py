@@ -1,6 +1,7 @@
 """Export a Video Swin for deployment: ``torch.export`` programs and ONNX (the dynamo exporter).
 
-The model is exported in eval mode on the fast route (:mod:`vswin_edu.fast`), so the graph holds
+The model is exported in eval mode on the fast route (:mod:`vswin_edu.fast`; the caller's model is left in
+its own mode and route afterwards), so the graph holds
 the cached permutations and the (at most 8) mask patterns of each block as constants.
 
 **What is dynamic.**  The batch size (1 to :data:`MAX_BATCH`).  Frames, height and width are fixed
@@ -37,27 +38,27 @@ __all__ = ["MAX_BATCH", "export_onnx", "export_program", "main", "parse_input_sh
 MAX_BATCH = 1024
 
 
-def _prepared(
-    model: nn.Module, example: torch.Tensor, dynamic_batch: bool
-) -> tuple[nn.Module, tuple[torch.Tensor]]:
+def _example_args(example: torch.Tensor, dynamic_batch: bool) -> tuple[torch.Tensor]:
     if example.dim() != 5:
         raise ValueError(f"example must be a video (B, C, T, H, W), got shape {tuple(example.shape)}")
-    model = model.eval()
-    if hasattr(model, "use_fast_path"):
-        model.use_fast_path()
     # torch.export specialises a size-1 dimension, so a batch of one traces with a batch of two
     if dynamic_batch and example.shape[0] == 1:
         example = example.expand(2, *example.shape[1:]).clone()
-    return model, (example,)
+    return (example,)
 
 
 @contextmanager
-def _warm_caches(model: nn.Module, args: tuple[torch.Tensor]) -> Iterator[None]:
-    """Trace with the fast route's caches filled by one eager call, and empty them afterwards.
+def _exporting(model: nn.Module, args: tuple[torch.Tensor]) -> Iterator[None]:
+    """Trace in eval mode on the fast route, with its caches filled by one eager call; afterwards the
+    model's mode and route are what they were and the caches are empty.
 
-    The cached permutations and mask patterns then enter the graph as constants (not as the argsort
-    that builds them), and no traced (fake) tensor stays in a cache to poison later eager calls.
+    Filled caches put the permutations and mask patterns into the graph as constants (not the
+    argsort that builds them); emptying them leaves no traced (fake) tensor for later eager calls.
     """
+    was_training, was_fast = model.training, getattr(model.config, "fast", None)
+    model.eval()
+    if was_fast is not None:
+        model.use_fast_path()
     clear_caches()
     try:
         with torch.no_grad():
@@ -65,6 +66,9 @@ def _warm_caches(model: nn.Module, args: tuple[torch.Tensor]) -> Iterator[None]:
             yield
     finally:
         clear_caches()
+        model.train(was_training)
+        if was_fast is not None:
+            model.use_fast_path(was_fast)
 
 
 def _dynamic(dynamic_batch: bool) -> dict[str, dict[int, torch.export.Dim]] | None:
@@ -75,8 +79,8 @@ def export_program(
     model: nn.Module, example: torch.Tensor, *, dynamic_batch: bool = True
 ) -> torch.export.ExportedProgram:
     """``torch.export.export`` of ``model`` on clips shaped like ``example`` ``(B, C, T, H, W)``."""
-    model, args = _prepared(model, example, dynamic_batch)
-    with _warm_caches(model, args):
+    args = _example_args(example, dynamic_batch)
+    with _exporting(model, args):
         return torch.export.export(model, args, dynamic_shapes=_dynamic(dynamic_batch))
 
 
@@ -85,10 +89,10 @@ def export_onnx(
 ) -> Path:
     """Write ``model`` as ONNX to ``path`` (``torch.onnx.export(..., dynamo=True)``); input ``video``,
     output ``logits``, batch dynamic."""
-    model, args = _prepared(model, example, dynamic_batch)
+    args = _example_args(example, dynamic_batch)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with _warm_caches(model, args):
+    with _exporting(model, args):
         torch.onnx.export(
             model,
             args,
