@@ -1,8 +1,8 @@
 """Export a Video Swin for deployment: ``torch.export`` programs and ONNX (the dynamo exporter).
 
-The model is exported in eval mode on the fast route (:mod:`vswin_edu.fast`; the caller's model is left in
-its own mode and route afterwards), so the graph holds
-the cached permutations and the (at most 8) mask patterns of each block as constants.
+The model is exported in eval mode on the fast route (:mod:`vswin_edu.fast`), so the graph holds the
+cached permutations and the (at most 8) mask patterns of each block as constants; the caller's
+model is left in its own mode and route afterwards.
 
 **What is dynamic.**  The batch size (1 to :data:`MAX_BATCH`).  Frames, height and width are fixed
 when you export: each block's effective window, padding and masks are worked out in Python from
