@@ -209,6 +209,18 @@ def _comparisons():
     return {"yours": yours, "inverted mask": wrong}
 
 
+def _audit_report():
+    if not hasattr(_audit_report, "report"):
+        from official_swin import SwinTransformer3D
+
+        from vswin_edu.audit import audit
+
+        torch.manual_seed(0)
+        model = SwinTransformer3D(bugs=("mask_before_padding",))
+        _audit_report.report = audit(model, input_shape=(1, 3, 8, 40, 40))  # one wrong block, long finding
+    return _audit_report.report
+
+
 CONFUSION = torch.tensor([[14, 2, 0, 0], [1, 15, 0, 0], [0, 0, 12, 4], [0, 1, 3, 12]])
 CLASSES = ["left", "right", "right_left", "left_right"]
 NEWER = {
@@ -216,6 +228,7 @@ NEWER = {
     "plot_mask_groups": lambda: viz.plot_mask_groups((4, 12, 12), (2, 4, 4), (1, 2, 2)),
     "plot_layer_parity": lambda: viz.plot_layer_parity(_layer_parity_records(), selected=2),
     "plot_layer_diffs": lambda: viz.plot_layer_diffs(_comparisons()),
+    "plot_audit": lambda: viz.plot_audit(_audit_report()),
     "plot_confusion_matrix": lambda: viz.plot_confusion_matrix(CONFUSION, CLASSES, selected=1),
     "plot_training_dashboard": lambda: viz.plot_training_dashboard(
         _learning_rows(), CONFUSION, CLASSES, 1, [torch.rand(3, 8, 16, 16)], ["clip 1: predicted right"]

@@ -154,3 +154,13 @@ def check_torch_file(path: str | os.PathLike) -> None:
             f"all (it starts with bytes {head!r}; files written by torch.save start with b'PK\\x03\\x04', "
             "a zip archive)"
         )
+
+
+def parse_input_shape(text: str) -> tuple[int, int, int, int, int]:
+    """``"1x3x16x224x224"`` -> ``(1, 3, 16, 224, 224)``; a clear error otherwise."""
+    parts = text.lower().split("x")
+    if len(parts) != 5 or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(
+            f"--input must be BxCxTxHxW with positive integers, like 1x3x16x224x224; got {text!r}"
+        )
+    return tuple(int(p) for p in parts)  # type: ignore[return-value]

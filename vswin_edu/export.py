@@ -31,6 +31,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ._checks import parse_input_shape
 from .fast import clear_caches
 
 __all__ = ["MAX_BATCH", "export_onnx", "export_program", "main", "parse_input_shape"]
@@ -104,16 +105,6 @@ def export_onnx(
             verbose=False,
         )
     return path
-
-
-def parse_input_shape(text: str) -> tuple[int, int, int, int, int]:
-    """``"1x3x16x224x224"`` -> ``(1, 3, 16, 224, 224)``; a clear error otherwise."""
-    parts = text.lower().split("x")
-    if len(parts) != 5 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(
-            f"--input must be BxCxTxHxW with positive integers, like 1x3x16x224x224; got {text!r}"
-        )
-    return tuple(int(p) for p in parts)  # type: ignore[return-value]
 
 
 def _model(args: argparse.Namespace) -> nn.Module:

@@ -18,7 +18,6 @@ compares the two cannot pass by sharing a bug:
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -114,7 +113,7 @@ def global_attention(x: torch.Tensor, attn: WindowAttention3D) -> torch.Tensor:
 def brute_force_relative_bias(
     table: torch.Tensor, window_size: Sequence[int], table_window: Sequence[int]
 ) -> torch.Tensor:
-    """Bias ``(nH, N, N)`` of a (possibly shrunken) window, read pair by pair off the full window.
+    """Bias ``(nH, N, N)`` of a (possibly shrunken) window, read off the full window by coordinates.
 
     ``table`` is ``((2P-1)(2M-1)(2M-1), nH)`` built for ``table_window``.  A token at ``(d, h, w)`` of
     the small window is the token at ``(d, h, w)`` of a full window, so pair (i, j) gets the full
@@ -122,13 +121,10 @@ def brute_force_relative_bias(
     """
     window, full = triple(window_size, "window_size"), triple(table_window, "table_window")
     full_index = relative_position_index(full)  # (Nf, Nf), the upstream layout
-    full_pos = {tuple(c.tolist()): n for n, c in enumerate(window_coords(full))}
-    coords = [tuple(c.tolist()) for c in window_coords(window)]
-    N = len(coords)
-    bias = torch.empty(table.shape[1], N, N, dtype=table.dtype)
-    for i, j in itertools.product(range(N), range(N)):
-        bias[:, i, j] = table[full_index[full_pos[coords[i]], full_pos[coords[j]]]]
-    return bias
+    _, Mh, Mw = full
+    t, h, w = window_coords(window).unbind(-1)  # (N,) each
+    in_full = (t * Mh + h) * Mw + w  # (N,): where each small-window token sits in the full window
+    return table[full_index[in_full[:, None], in_full[None, :]]].permute(2, 0, 1)  # (nH, N, N)
 
 
 @dataclass(frozen=True)
@@ -169,6 +165,8 @@ def mask_value_problem(mask: torch.Tensor) -> str | None:
         return None
     if not mask.is_floating_point():
         return f"the mask must be a float tensor (0.0 / {MASKED_LOGIT}), got dtype {mask.dtype}."
+    if ((mask == 0.0) | (mask == MASKED_LOGIT)).all():
+        return None  # the common case, without sorting a large mask's values
     nan = int(torch.isnan(mask).sum())
     if nan:
         return (

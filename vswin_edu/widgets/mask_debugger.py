@@ -80,6 +80,29 @@ class MaskDebugger(VizWidget):
         super().__init__(strict=strict)
         self.widget.children = (*self.widget.children, self.mask_image)
 
+    @classmethod
+    def from_audit(
+        cls, report: Any, block: int | str | tuple[int, int], *, strict: bool = True
+    ) -> MaskDebugger:
+        """The debugger on the mask one block of an audited model really used, in diff mode.
+
+        Args:
+            report: a :class:`vswin_edu.audit.AuditReport`.
+            block: the block, by position, module name (``"features.0.1"``) or ``(stage, index)``.
+
+        The grid, window and shift start at the block's (as the oracle expects them there) and the
+        query at the first wrong mask entry, when there is one.
+        """
+        audited = report.block(block)
+        geo = audited.geometry
+        debugger = cls(
+            audited.mask, dhw=audited.grid, window_size=geo.window, shift_size=geo.shift, strict=strict
+        )
+        wrong = next((f for f in audited.findings if f.check == "mask" and f.query is not None), None)
+        if wrong is not None:
+            debugger.set(**dict(zip("thw", wrong.query, strict=True)))
+        return debugger
+
     def make_controls(self) -> dict[str, widgets.ValueWidget]:
         (D, H, W), (P, M, _), (sd, sh, sw) = self._start.dhw, self._start.window, self._start.shift
         return {
