@@ -26,6 +26,10 @@ Concept modules (each names the chapter that teaches it)::
     config     VideoSwinConfig and the Swin-T/S/B/L presets       (Sec. 3.3, Table 1)
     model      the four-stage model and its builders              (Sec. 3.3, chapters 8-9)
 
+Using a trained model: ``weights`` (named pretrained weights with their ``transforms`` preset and
+metadata, torchvision-style), ``predict`` (``vswin_edu.predict(model, "video.mp4")`` and
+``python -m vswin_edu.predict``), ``export`` (``torch.export`` and ONNX).
+
 ``fast`` holds every optimisation of the model in one place (appendix 14); a model built with
 ``fast=True`` runs it instead of the readable steps, with the same numbers.  Which module may
 import which: ``docs/ARCHITECTURE.md``.
@@ -60,6 +64,9 @@ _SUBMODULES = (
     "train",
     "bench",
     "export",
+    "transforms",
+    "weights",
+    "predict",
     "viz",
     "widgets",
     "exercises",

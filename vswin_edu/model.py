@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields, replace
+from enum import Enum
 from functools import partial
 
 import torch
@@ -82,6 +83,8 @@ class AttentionTrace:
 
 
 CONFIG_FIELDS = tuple(f.name for f in fields(VideoSwinConfig))
+# what the builders' ``weights=`` takes: a file, a state dict, or named weights (an enum member or its name)
+WeightsArg = str | os.PathLike | Mapping[str, torch.Tensor] | Enum | None
 BLOCKS = {"joint": VideoSwinBlock, "factorised": FactorisedVideoSwinBlock}  # VideoSwinConfig.attention
 
 
@@ -210,6 +213,8 @@ class VideoSwinTransformer(nn.Module):
         self.norm = norm_layer(self.num_features)
         self.head_drop = nn.Dropout(cfg.head_dropout)
         self.head = nn.Linear(self.num_features, cfg.num_classes)
+        # the named weights a builder loaded (a vswin_edu.weights member: categories, transforms), else None
+        self.weights = None
 
     def forward_features(
         self, video: torch.Tensor, trace: AttentionTrace | None = None, *, stages: Sequence[int] | None = None
@@ -330,12 +335,13 @@ def _preset_with_weights(
     name: str,
     num_classes: int | None,
     window_size: int | Sequence[int],
-    weights: str | os.PathLike | Mapping[str, torch.Tensor] | None,
+    weights: WeightsArg,
     **kw,
 ) -> VideoSwinTransformer:
     """Build preset ``name``; with ``weights`` (a local file path or a state dict of any layout
-    :mod:`vswin_edu.convert` reads), load them strictly.  ``num_classes=None``: the preset's
-    default, or the checkpoint's head size when weights are given.  Nothing is downloaded."""
+    :mod:`vswin_edu.convert` reads, or named weights of :mod:`vswin_edu.weights`), load them
+    strictly.  ``num_classes=None``: the preset's default, or the checkpoint's head size when
+    weights are given."""
     window = triple(window_size, "window_size")  # an int k is (k, k, k), as in VideoSwinTransformer
     if weights is None:
         classes = PRESETS[name].num_classes if num_classes is None else num_classes
@@ -349,13 +355,15 @@ def video_swin_t(
     num_classes: int | None = None,
     window_size: int | Sequence[int] = (8, 7, 7),
     *,
-    weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+    weights: WeightsArg = None,
     **kw,
 ) -> VideoSwinTransformer:
     """Swin-T: C=96, depths (2, 2, 6, 2), heads (3, 6, 12, 24); 28.2M params with 400 classes.
 
     ``weights``: a local checkpoint path or state dict (ours, torchvision, official/mmaction2, or a
-    2D Swin to inflate), read with ``weights_only=True``; nothing is ever downloaded.
+    2D Swin to inflate), read with ``weights_only=True``; or named weights,
+    ``VideoSwin_T_Weights.KINETICS400_V1`` (:mod:`vswin_edu.weights`) or its name
+    ``"KINETICS400_V1"``, downloaded once into torch.hub's cache.
     """
     return _preset_with_weights("t", num_classes, window_size, weights, **kw)
 
@@ -364,7 +372,7 @@ def video_swin_s(
     num_classes: int | None = None,
     window_size: int | Sequence[int] = (8, 7, 7),
     *,
-    weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+    weights: WeightsArg = None,
     **kw,
 ) -> VideoSwinTransformer:
     """Swin-S: C=96, depths (2, 2, 18, 2), heads (3, 6, 12, 24); 49.8M params. ``weights``: see
@@ -376,7 +384,7 @@ def video_swin_b(
     num_classes: int | None = None,
     window_size: int | Sequence[int] = (8, 7, 7),
     *,
-    weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+    weights: WeightsArg = None,
     **kw,
 ) -> VideoSwinTransformer:
     """Swin-B: C=128, depths (2, 2, 18, 2), heads (4, 8, 16, 32); 88.1M params.
@@ -391,7 +399,7 @@ def video_swin_l(
     num_classes: int | None = None,
     window_size: int | Sequence[int] = (8, 7, 7),
     *,
-    weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+    weights: WeightsArg = None,
     **kw,
 ) -> VideoSwinTransformer:
     """Swin-L: C=192, depths (2, 2, 18, 2), heads (6, 12, 24, 48); 197M params. ``weights``: see
@@ -403,7 +411,7 @@ def video_swin_micro(
     num_classes: int | None = None,
     window_size: int | Sequence[int] = (4, 4, 4),
     *,
-    weights: str | os.PathLike | Mapping[str, torch.Tensor] | None = None,
+    weights: WeightsArg = None,
     **kw,
 ) -> VideoSwinTransformer:
     """Teaching size: C=48, depths (2, 2), heads (3, 6), window 4x4x4 — for 16x32x32 clips on a CPU;

@@ -6,6 +6,7 @@ import os
 import pickle
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, fields, replace
+from enum import Enum
 
 import torch
 from torch import nn
@@ -216,6 +217,11 @@ def saved_model_config(checkpoint: Mapping | nn.Module) -> dict | None:
     return asdict(replace(PRESETS[train_config.model], **model_overrides(train_config)))
 
 
+def _is_named(weights: object) -> bool:
+    """Named weights (:mod:`vswin_edu.weights`): an enum member, or a ``str`` that is no file."""
+    return isinstance(weights, Enum) or (isinstance(weights, str) and not os.path.isfile(weights))
+
+
 def build_with_weights(
     preset: str,
     weights: str | os.PathLike | Mapping | nn.Module,
@@ -224,13 +230,27 @@ def build_with_weights(
     **overrides,
 ) -> VideoSwinTransformer:
     """What ``video_swin_t(weights=...)`` does: build the preset, then load any supported layout
-    from a local file or a state dict (``num_classes=None``: the checkpoint's head size)."""
+    from a local file or a state dict (``num_classes=None``: the checkpoint's head size).
+
+    Named weights (a :mod:`vswin_edu.weights` member or its name) come from torch.hub's cache,
+    downloaded on first use; the model keeps the member as ``model.weights`` (its categories and
+    transforms, for :func:`vswin_edu.predict`)."""
     window = triple(window_size, "window_size")
     pt = triple(overrides.get("patch_size", PRESETS[preset].patch_size), "patch_size")[0]
-    sd = to_vswin(_checkpoint_from(weights), window_size=window, temporal_patch=pt)
+    named = None
+    if _is_named(weights):
+        from ..weights import get_weights  # lazy: weights imports this package
+
+        named = get_weights(preset, weights)
+        checkpoint = named.get_state_dict()
+    else:
+        checkpoint = _checkpoint_from(weights)
+    sd = to_vswin(checkpoint, window_size=window, temporal_patch=pt)
     if num_classes is None:
         num_classes = sd["head.weight"].shape[0] if "head.weight" in sd else PRESETS[preset].num_classes
-    return load_into(build(preset, num_classes=num_classes, window_size=window, **overrides), sd)
+    model = load_into(build(preset, num_classes=num_classes, window_size=window, **overrides), sd)
+    model.weights = named
+    return model
 
 
 def load(

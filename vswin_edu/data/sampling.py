@@ -5,8 +5,8 @@
   (paper: 32 frames, stride 2 -> 16 x 56 x 56 tokens at 224²); short videos loop.
 * :func:`multi_view` — test-time views: ``num_clips`` uniform temporal clips
   (:func:`multi_view_indices`) x ``num_crops`` spatial crops along the longer side
-  (:func:`spatial_crops`; paper: 4 x 3 on Kinetics, 1 x 3 on SSv2), whose scores
-  :func:`average_scores` averages.
+  (:func:`spatial_crops`, placed by :func:`crop_corners`; paper: 4 x 3 on Kinetics, 1 x 3 on
+  SSv2), whose scores :func:`average_scores` averages.
 * :func:`seeded_generator` — every random draw of the data code comes from a generator seeded by
   integers, so a sample does not depend on what ran before it.
 """
@@ -23,6 +23,7 @@ __all__ = [
     "sample_clip_indices",
     "multi_view_indices",
     "spatial_crops",
+    "crop_corners",
     "multi_view",
     "average_scores",
 ]
@@ -103,18 +104,28 @@ def spatial_crops(video: torch.Tensor, crop: int = 224, num_crops: int = 3) -> t
     frames = video.float().permute(1, 0, 2, 3)  # (T, C, H, W): interpolate treats T as batch
     frames = F.interpolate(frames, size=(new_h, new_w), mode="bilinear", align_corners=False)
     frames = frames.permute(1, 0, 2, 3)  # (C, T, new_h, new_w)
-    long_side = max(new_h, new_w)
+    corners = crop_corners(new_h, new_w, crop, num_crops)
+    views = [frames[..., top : top + crop, left : left + crop] for top, left in corners]
+    return torch.stack(views)  # (num_crops, C, T, crop, crop)
+
+
+def crop_corners(height: int, width: int, crop: int, num_crops: int) -> list[tuple[int, int]]:
+    """Top-left corners ``(top, left)`` of ``num_crops`` square ``crop`` crops of a ``height x width``
+    frame: spread evenly along the longer side (first at its start, last at its end), centred on the
+    shorter one; one crop is the centre crop.
+
+    Worked example: a 4 x 6 frame, ``crop=4``, three crops -> ``[(0, 0), (0, 1), (0, 2)]``.
+    """
+    if crop > min(height, width):
+        raise ValueError(f"crop ({crop}) must fit the shorter side of a {height} x {width} frame")
+    long_side = max(height, width)
     if num_crops == 1:
         offsets = [(long_side - crop) // 2]
     else:
         offsets = [round(k * (long_side - crop) / (num_crops - 1)) for k in range(num_crops)]
-    if new_h >= new_w:  # portrait: crops go down the rows
-        col = (new_w - crop) // 2
-        views = [frames[..., o : o + crop, col : col + crop] for o in offsets]
-    else:  # landscape: crops go along the columns
-        row = (new_h - crop) // 2
-        views = [frames[..., row : row + crop, o : o + crop] for o in offsets]
-    return torch.stack(views)  # (num_crops, C, T, crop, crop)
+    if height >= width:  # portrait: crops go down the rows
+        return [(o, (width - crop) // 2) for o in offsets]
+    return [((height - crop) // 2, o) for o in offsets]  # landscape: crops go along the columns
 
 
 def multi_view(
