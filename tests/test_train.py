@@ -270,6 +270,18 @@ def test_cli_help_documents_every_config_field():
         assert flag in out.stdout
 
 
+def test_cli_has_one_flag_per_config_field_with_its_default():
+    """The flags are written out one by one; this holds them to TrainConfig (the one source of defaults)."""
+    from vswin_edu.train.__main__ import make_parser
+
+    actions = {a.dest: a for a in make_parser()._actions}
+    for name, value in TrainConfig().to_dict().items():
+        assert name in actions, f"no flag for TrainConfig.{name}"
+        assert actions[name].option_strings[0] == "--" + name.replace("_", "-")
+        default = actions[name].default
+        assert default == value or (name == "num_classes" and default is None), name  # None: not typed
+
+
 CLI_DATA = ["--frames", "4", "--size", "16", "--num-classes", "2", "--device", "cpu", "--no-progress"]
 
 

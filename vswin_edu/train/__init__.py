@@ -3,12 +3,13 @@
 ``python -m vswin_edu.train --help``.
 
     config      TrainConfig: every knob, also the CLI flags
-    optim       AdamW parameter groups, cosine schedule with linear warm-up
+    optim       AdamW parameter groups (backbone at 0.1x the head's lr for fine-tuning), cosine schedule
+    finetune    --finetune: pre-trained weights in, a new head, frozen stages
     loop        fit(): the training loop, logs, checkpoints, resume
     evaluate    accuracy over a loader; multi-view testing
     checkpoint  atomic save, weights_only load, RNG states
     distributed torchrun process group (gloo / nccl)
-    metrics     metrics.csv / metrics.json, one row per evaluation
+    metrics     metrics.csv / metrics.json, one row per evaluation; TensorBoard scalars
 
 The loop never draws.  ``fit`` writes metrics; the learning curves are
 ``vswin_edu.viz.plot_learning_curves(history.rows)``, called by a notebook or by the command line,
@@ -22,7 +23,7 @@ from .config import ResumeConfigError, TrainConfig
 from .device import resolve_device
 from .evaluate import evaluate, evaluate_multi_view
 from .loop import History, build_model, fit
-from .optim import cosine_schedule, lr_factor, param_groups
+from .optim import adamw, cosine_schedule, lr_factor, param_groups
 
 __all__ = [
     "TrainConfig",
@@ -32,6 +33,7 @@ __all__ = [
     "evaluate_multi_view",
     "build_model",
     "param_groups",
+    "adamw",
     "cosine_schedule",
     "lr_factor",
     "resolve_device",

@@ -29,7 +29,8 @@ CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "scaler", "rng", "step", "
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint file that cannot be read or lacks what a resume needs."""
+    """A checkpoint file that cannot be read or lacks what a resume needs, or pre-trained weights
+    (``--finetune``) that do not fit the model."""
 
 
 def get_rng_state() -> dict[str, Any]:

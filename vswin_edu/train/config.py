@@ -1,21 +1,19 @@
-"""The training configuration: one frozen dataclass whose fields are also the CLI flags."""
+"""The training configuration: one frozen dataclass, read by :func:`~vswin_edu.train.fit` and built
+from the flags of ``python -m vswin_edu.train`` (whose ``--help`` explains each field)."""
 
 from __future__ import annotations
 
 import math
 import os
 import warnings
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from numbers import Integral, Real
 from typing import Any
 
 AMP_DTYPES = ("bf16", "fp16")
 ATTENTION_KINDS = ("joint", "factorised")
-
-
-def _opt(default: Any, help: str, **kw: Any) -> Any:
-    """A dataclass field with a help text (read by the CLI, ``python -m vswin_edu.train --help``)."""
-    return field(default=default, metadata={"help": help, **kw})
+# Paper Sec. 4.1: the pre-trained backbone learns at 0.1x the rate of the randomly initialised head.
+FINETUNE_BACKBONE_LR_RATIO = 0.1
 
 
 @dataclass(frozen=True)
@@ -29,45 +27,44 @@ class TrainConfig:
     field, its flag, the allowed range and the value.
     """
 
-    model: str = _opt("micro", "model preset of vswin_edu.model.PRESETS (micro, t, s, b, l)")
-    num_classes: int = _opt(6, "number of classes of the classifier head")
-    window_size: tuple[int, int, int] | None = _opt(None, "window (P, M, M); default: the preset's")
-    shift_size: tuple[int, int, int] | None = _opt(
-        None, "shift (D, H, W) of the odd blocks, e.g. 0 3 3 for no temporal shift; default: half the window"
-    )
-    attention: str = _opt(
-        "joint", "joint (P, M, M) windows, or factorised: (1, M, M) then (P, 1, 1)", choices=ATTENTION_KINDS
-    )
-    drop_path: float | None = _opt(None, "stochastic-depth rate; default: the preset's (0.1 for Swin-T)")
-    epochs: int = _opt(10, "passes over the training set (ignored when --steps is given)")
-    steps: int | None = _opt(None, "total optimizer steps; overrides --epochs")
-    batch_size: int = _opt(32, "global batch per optimizer step (over all processes and micro-batches)")
-    grad_accum: int = _opt(1, "micro-batches accumulated into one optimizer step")
-    lr: float = _opt(2e-3, "peak AdamW learning rate; 2e-3 suits the micro model (paper: 1e-3 at batch 64)")
-    weight_decay: float = _opt(0.05, "AdamW weight decay (not applied to norms, biases, bias tables)")
-    warmup_steps: int = _opt(10, "linear warm-up steps before the cosine decay (paper: 2.5 epochs)")
-    min_lr_ratio: float = _opt(0.0, "the cosine schedule decays to lr * min_lr_ratio")
-    label_smoothing: float = _opt(0.0, "label smoothing of the cross-entropy loss")
-    max_grad_norm: float | None = _opt(None, "clip the gradient norm to this value; default: no clipping")
-    amp: str | None = _opt(
-        None, "mixed precision: bf16 or fp16 (fp16 uses a GradScaler); for CUDA", choices=AMP_DTYPES
-    )
-    fast: bool = _opt(
-        True, "run the blocks by the fast route (vswin_edu.fast; same numbers); --no-fast: the readable steps"
-    )
-    compile: bool = _opt(False, "torch.compile the model (slow to compile on CPU)")
-    checkpoint_activations: bool = _opt(False, "recompute block activations in backward to save memory")
-    device: str = _opt("auto", "auto (CUDA if available, else CPU), cpu, cuda or cuda:N")
-    seed: int = _opt(0, "seed of the weights, the data order, drop-path and the DataLoader workers")
-    num_workers: int = _opt(0, "DataLoader worker processes per training process")
-    eval_every: int | None = _opt(None, "evaluate (and log a row) every N steps; default: every epoch")
-    checkpoint_every: int | None = _opt(None, "write out_dir/last.pt every N steps; default: every epoch")
-    out_dir: str | None = _opt(
-        None, "folder for last.pt and metrics.csv/json (the CLI adds curves.png); none: no files"
-    )
-    resume: str | None = _opt(None, "checkpoint to resume from (exactly: same weights as never stopping)")
-    stop_at: int | None = _opt(None, "stop after this step (checkpointing first), as if interrupted")
-    progress: bool = _opt(True, "show tqdm progress bars (turn off for deterministic notebook output)")
+    # the model
+    model: str = "micro"  # a preset of vswin_edu.config.PRESETS: micro, t, s, b, l
+    num_classes: int = 6  # outputs of the classifier head
+    window_size: tuple[int, int, int] | None = None  # (P, M, M); None: the preset's
+    shift_size: tuple[int, int, int] | None = None  # (D, H, W) of the odd blocks; None: half the window
+    attention: str = "joint"  # joint (P, M, M) windows, or factorised: (1, M, M) then (P, 1, 1)
+    drop_path: float | None = None  # stochastic-depth rate; None: the preset's (0.1 for Swin-T)
+    # fine-tuning (paper Sec. 4.1): start from pre-trained weights
+    finetune: str | None = None  # checkpoint whose backbone (and head, if its classes fit) to start from
+    backbone_lr_ratio: float | None = None  # backbone lr / head lr; None: 0.1 with finetune, else one lr
+    freeze_stages: int = 0  # with finetune: patch embedding + the first N stages frozen (0: none)
+    # the optimisation
+    epochs: int = 10  # passes over the training set (ignored when steps is given)
+    steps: int | None = None  # total optimizer steps; overrides epochs
+    batch_size: int = 32  # global batch per optimizer step (over all processes and micro-batches)
+    grad_accum: int = 1  # micro-batches accumulated into one optimizer step
+    lr: float = 2e-3  # peak AdamW lr; 2e-3 suits the micro model (paper: 1e-3 at batch 64)
+    weight_decay: float = 0.05  # AdamW weight decay (not on norms, biases, bias tables)
+    warmup_steps: int = 10  # linear warm-up steps before the cosine decay (paper: 2.5 epochs)
+    min_lr_ratio: float = 0.0  # the cosine schedule decays to lr * min_lr_ratio
+    label_smoothing: float = 0.0  # of the cross-entropy loss
+    max_grad_norm: float | None = None  # clip the gradient norm to this; None: no clipping
+    # how it runs
+    amp: str | None = None  # mixed precision bf16 or fp16 (fp16 with a GradScaler); for CUDA
+    fast: bool = True  # the blocks' fast route (vswin_edu.fast; same numbers); False: the readable steps
+    compile: bool = False  # torch.compile the model (slow to compile on CPU)
+    checkpoint_activations: bool = False  # recompute block activations in backward to save memory
+    device: str = "auto"  # auto (CUDA if available, else CPU), cpu, cuda or cuda:N
+    seed: int = 0  # seeds the weights, the data order, drop-path and the DataLoader workers
+    num_workers: int = 0  # DataLoader worker processes per training process
+    # logs and checkpoints
+    eval_every: int | None = None  # evaluate (and log a row) every N steps; None: every epoch
+    checkpoint_every: int | None = None  # write out_dir/last.pt every N steps; None: every epoch
+    out_dir: str | None = None  # folder for last.pt and metrics.csv/json; None: no files
+    tensorboard: str | None = None  # folder for TensorBoard event files of the logged rows; None: none
+    resume: str | None = None  # checkpoint to resume from (exactly: same weights as never stopping)
+    stop_at: int | None = None  # stop after this step (checkpointing first), as if interrupted
+    progress: bool = True  # tqdm progress bars (off for deterministic notebook output)
 
     def __post_init__(self) -> None:
         """Check every field before anything runs: a nonsense value (a negative clipping norm flips
@@ -87,6 +84,18 @@ class TrainConfig:
                 f"(0 <= shift < window), got {self.shift_size}"
             )
         _int_at_least(self.num_classes, "num_classes", 2, "a classifier needs two classes")
+        _int_at_least(self.freeze_stages, "freeze_stages", 0)
+        stages = len(PRESETS[self.model].depths)
+        if self.freeze_stages > stages:
+            raise ValueError(
+                f"{_flag('freeze_stages')} must be at most the {stages} stages of --model {self.model}, "
+                f"got {self.freeze_stages}"
+            )
+        if self.freeze_stages and self.finetune is None:
+            raise ValueError(
+                f"{_flag('freeze_stages')} freezes pre-trained stages: it needs --finetune CKPT, "
+                f"got --freeze-stages {self.freeze_stages} without it"
+            )
         for name in ("epochs", "batch_size", "grad_accum"):
             _int_at_least(getattr(self, name), name, 1)
         for name in ("steps", "eval_every", "checkpoint_every", "stop_at"):
@@ -101,6 +110,8 @@ class TrainConfig:
         _number_in(self.weight_decay, "weight_decay", low=0.0)
         _number_in(self.min_lr_ratio, "min_lr_ratio", low=0.0, high=1.0)
         _number_in(self.label_smoothing, "label_smoothing", low=0.0, high=1.0, high_open=True)
+        if self.backbone_lr_ratio is not None:
+            _number_in(self.backbone_lr_ratio, "backbone_lr_ratio", low=0.0, low_open=True)
         if self.drop_path is not None:
             _number_in(self.drop_path, "drop_path", low=0.0, high=1.0, high_open=True)
         if self.max_grad_norm is not None:
@@ -119,12 +130,19 @@ class TrainConfig:
             if not isinstance(getattr(self, name), bool):
                 raise TypeError(f"{_flag(name)} must be True or False, got {getattr(self, name)!r}")
         _check_device(self.device)
-        for name in ("out_dir", "resume"):
+        for name in ("finetune", "out_dir", "tensorboard", "resume"):
             value = getattr(self, name)
             if isinstance(value, os.PathLike):
                 object.__setattr__(self, name, os.fspath(value))  # a str, so the config stays weights_only
             elif value is not None and (not isinstance(value, str) or not value):
                 raise TypeError(f"{_flag(name)} must be a path (a non-empty str) or None, got {value!r}")
+
+    def backbone_lr(self) -> float | None:
+        """The backbone's learning rate as a fraction of the head's: ``backbone_lr_ratio``, else
+        :data:`FINETUNE_BACKBONE_LR_RATIO` when fine-tuning; None: one learning rate for all."""
+        if self.backbone_lr_ratio is not None or self.finetune is None:
+            return self.backbone_lr_ratio
+        return FINETUNE_BACKBONE_LR_RATIO
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,7 +162,10 @@ class TrainConfig:
 
 
 # Fields that may differ between a run and its resumption without changing the result.
-RESUME_FREE_FIELDS = frozenset({"resume", "stop_at", "out_dir", "progress", "num_workers", "device"})
+# (``finetune``: a resumed run takes its weights from the checkpoint, not from that file.)
+RESUME_FREE_FIELDS = frozenset(
+    {"resume", "finetune", "stop_at", "out_dir", "tensorboard", "progress", "num_workers", "device"}
+)
 # Fields that shape the model: a checkpoint's weights only fit the values it was trained with.
 MODEL_FIELDS = ("model", "num_classes", "window_size", "shift_size", "attention")
 
@@ -197,9 +218,11 @@ def _cli(raw: Any, value: Any) -> str:
 def check_resume_config(saved: dict[str, Any], config: TrainConfig, path: str) -> None:
     """Warn if ``config`` differs from the checkpoint's ``saved`` config in a field that changes results.
 
-    The model-shaping fields are :func:`check_model_flags`' (an error, not a warning).
+    The model-shaping fields are :func:`check_model_flags`' and the optimiser-shaping ones
+    :func:`check_param_group_flags`' (errors, not warnings).
     """
     check_model_flags(saved, config, path)
+    check_param_group_flags(saved, config, path)
     changed = {
         k: (v, getattr(config, k))
         for k, v in saved.items()
@@ -213,6 +236,29 @@ def check_resume_config(saved: dict[str, Any], config: TrainConfig, path: str) -
             f"resuming {path} with a changed config {changed} (saved, now): the run will not match "
             "an uninterrupted one",
             stacklevel=3,
+        )
+
+
+def check_param_group_flags(saved: dict[str, Any], config: TrainConfig, path: str) -> None:
+    """Raise :class:`ResumeConfigError` if ``config``'s optimiser has other parameter groups than
+    the one saved in ``path`` (``optimizer.load_state_dict`` needs the same): frozen stages are in
+    no group, and two learning rates put the backbone and the head in groups of their own."""
+    before = TrainConfig.from_dict(saved)
+    if before.freeze_stages != config.freeze_stages:
+        raise ResumeConfigError(
+            f"--freeze-stages {config.freeze_stages} disagrees with the checkpoint {path}, which was "
+            f"trained with freeze_stages={before.freeze_stages}: pass --freeze-stages {before.freeze_stages}"
+        )
+    if (before.backbone_lr() is None) != (config.backbone_lr() is None):
+        if before.backbone_lr() is None:
+            raise ResumeConfigError(
+                f"the checkpoint {path} was trained with one learning rate for all parameters: "
+                "leave out --finetune and --backbone-lr-ratio to resume it"
+            )
+        flag = f"--finetune {before.finetune}" if before.finetune else "--backbone-lr-ratio"
+        raise ResumeConfigError(
+            f"the checkpoint {path} was trained with the backbone at {before.backbone_lr()}x the head's "
+            f"learning rate (fine-tuning): pass {flag} to resume it"
         )
 
 

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
@@ -39,8 +39,12 @@ from .checkpoint import (
 from .config import TrainConfig, check_resume_config
 from .distributed import all_sum, setup_distributed
 from .evaluate import AMP_DTYPE, evaluate
-from .metrics import METRICS_TEMPORARIES, write_metrics
-from .optim import cosine_schedule, param_groups
+from .finetune import freeze, frozen_modules, load_pretrained, read_pretrained
+from .metrics import METRICS_TEMPORARIES, open_tensorboard, write_metrics, write_tensorboard
+from .optim import adamw, cosine_schedule
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 CHECKPOINT_NAME = "last.pt"
 
@@ -116,9 +120,11 @@ def fit(
     """Train ``model`` (default: :func:`build_model` of the config) on ``train_set``.
 
     Datasets yield ``(video (3, T, H, W), label)``.  Every ``eval_every`` steps (default: each
-    epoch) a row ``{step, epoch, lr, train_loss, train_acc, val_loss, val_acc, elapsed_s}`` is
-    added to the history (and to ``out_dir/metrics.csv|json``); every ``checkpoint_every`` steps
-    ``out_dir/last.pt`` is replaced atomically.  ``config.resume`` continues a checkpoint exactly.
+    epoch) a row ``{step, epoch, lr, train_loss, train_acc, val_loss, val_acc, elapsed_s,
+    clips_per_s}`` is added to the history (and to ``out_dir/metrics.csv|json``, and to the
+    ``config.tensorboard`` event files); every ``checkpoint_every`` steps ``out_dir/last.pt`` is
+    replaced atomically.  ``config.resume`` continues a checkpoint exactly; ``config.finetune``
+    starts from pre-trained weights (:mod:`vswin_edu.train.finetune`).
     """
     rank, world, device, created = setup_distributed(config.device)
     try:
@@ -137,9 +143,7 @@ def _fit(
     world: int,
     device: torch.device,
 ) -> History:
-    """Set up, resume; then each step: batches, forward/backward, optimiser step, log, checkpoint."""
-    from tqdm.auto import tqdm  # imported here: tqdm.auto may pull in ipywidgets inside a notebook
-
+    """Set up (pre-trained weights, resume, output folders); then train."""
     micro = _micro_batch_size(config, world)
     if val_set is not None and len(val_set) == 0:  # type: ignore[arg-type]
         raise ValueError(
@@ -150,21 +154,45 @@ def _fit(
     resumed = load_checkpoint(config.resume) if config.resume else None
     if resumed is not None:
         check_resume_config(resumed["config"], config, config.resume)
-    # The output folder is checked before the first step, not when the first checkpoint is due.
+    # A resumed run takes its weights from the resumed checkpoint, not from the pre-trained one.
+    pretrained = read_pretrained(config.finetune) if config.finetune and resumed is None else None
+    # The output folders are checked before the first step, not when the first checkpoint is due.
     out_dir = prepare_out_dir(config.out_dir) if config.out_dir and rank == 0 else None
     ckpt_path = out_dir / CHECKPOINT_NAME if out_dir is not None else None
     if ckpt_path is not None:  # temporaries of a save that was killed mid-write (last.pt is intact)
         remove_stale_temporaries(ckpt_path, METRICS_TEMPORARIES)
-    run = _Run(config, train_set, model, micro, rank, world, device)
-    if resumed is not None:
-        run.resume(resumed)
-    run.distribute(world)
-    val_loader = _val_loader(val_set, config, micro, rank, world)
+    tensorboard = None
+    if config.tensorboard and rank == 0:
+        tensorboard = open_tensorboard(prepare_out_dir(config.tensorboard, "tensorboard (--tensorboard)"))
+    try:
+        run = _Run(config, train_set, model, micro, rank, world, device, pretrained)
+        if resumed is not None:
+            run.resume(resumed)
+        run.distribute(world)
+        val_loader = _val_loader(val_set, config, micro, rank, world)
+        _train(run, config, val_loader, out_dir, ckpt_path, tensorboard)
+    finally:
+        if tensorboard is not None:
+            tensorboard.close()
+    return History(run.rows, run.model, out_dir, ckpt_path)
+
+
+def _train(
+    run: _Run,
+    config: TrainConfig,
+    val_loader: DataLoader | None,
+    out_dir: Path | None,
+    ckpt_path: Path | None,
+    tensorboard: SummaryWriter | None,
+) -> None:
+    """The steps from ``run.step`` to ``run.last``: log a row every ``eval_every`` steps, checkpoint
+    every ``checkpoint_every``; the model is left in eval mode."""
+    from tqdm.auto import tqdm  # imported here: tqdm.auto may pull in ipywidgets inside a notebook
+
     eval_every = config.eval_every or run.steps_per_epoch
     ckpt_every = config.checkpoint_every or run.steps_per_epoch
-
-    bar = tqdm(total=run.last, initial=run.step, desc="train", disable=not config.progress or rank != 0)
-    start_time = time.perf_counter()
+    bar = tqdm(total=run.last, initial=run.step, desc="train", disable=not config.progress or run.rank != 0)
+    start_time = run.since = time.perf_counter()  # clips/s counts training time, not the set-up
     while run.step < run.last:
         epoch, skip = divmod(run.step, run.steps_per_epoch)
         batches = run.epoch_batches(epoch, skip)
@@ -176,13 +204,14 @@ def _fit(
                 run.log_row(val_loader, start_time)
                 if out_dir is not None:
                     write_metrics(out_dir, run.rows, config)
+                if tensorboard is not None:
+                    write_tensorboard(tensorboard, run.rows[-1])
             if ckpt_path is not None and (run.step % ckpt_every == 0 or run.step == run.last):
                 save_checkpoint(ckpt_path, run.state())
             if run.step == run.last:
                 break
     bar.close()
     run.model.eval()
-    return History(run.rows, run.model, out_dir, ckpt_path)
 
 
 def _micro_batch_size(config: TrainConfig, world: int) -> int:
@@ -215,8 +244,9 @@ class _Run:
     """The state one training run updates step by step: model, optimiser, schedule, counters.
 
     Built in the order that makes a run reproducible: seed, then the model (its initial weights
-    draw from the seeded RNG), optimiser, data order, schedule.  :meth:`resume` then overwrites
-    every piece of state from a checkpoint, RNG states included.
+    draw from the seeded RNG; ``pretrained`` weights replace them, frozen stages are set apart),
+    optimiser, data order, schedule.  :meth:`resume` then overwrites every piece of state from a
+    checkpoint, RNG states included.
     """
 
     def __init__(
@@ -228,15 +258,21 @@ class _Run:
         rank: int,
         world: int,
         device: torch.device,
+        pretrained: Mapping | None = None,
     ) -> None:
         self.config, self.train_set, self.micro, self.device = config, train_set, micro, device
-        self.accum = config.grad_accum
+        self.accum, self.rank = config.grad_accum, rank
         _seed_everything(config.seed)
         self.model = build_model(config) if model is None else model
+        if pretrained is not None:
+            load_pretrained(self.model, pretrained, config.finetune)
+        self.frozen = frozen_modules(self.model, config.freeze_stages)
+        freeze(self.frozen)
         if config.checkpoint_activations:
             self.model.set_checkpointing(True)
-        self.model.to(device).train()
-        self.optimizer = torch.optim.AdamW(param_groups(self.model, config.weight_decay), lr=config.lr)
+        self.model.to(device)
+        self.train_mode()
+        self.optimizer = adamw(self.model, config.lr, config.weight_decay, config.backbone_lr())
         # The data order of epoch e is a permutation seeded by (seed, e) — for 1 or many processes.
         self.sampler = DistributedSampler(
             train_set, world, rank, shuffle=True, seed=config.seed, drop_last=True
@@ -257,6 +293,14 @@ class _Run:
         self.no_sync: Any = nullcontext
         self.step, self.rows = 0, []
         self.seen = [0.0, 0.0, 0.0]  # loss sum, correct, count since the last row
+        self.since = time.perf_counter()  # when the training since the last row began
+
+    def train_mode(self) -> None:
+        """Training mode, but frozen stages in eval mode: no dropout or drop-path inside a fixed
+        feature extractor (evaluation switches every module back, so each step calls this)."""
+        self.model.train()
+        for module in self.frozen:
+            module.eval()
 
     def resume(self, resumed: dict[str, Any]) -> None:
         """Continue a checkpoint exactly: weights, optimiser, schedule, scaler, RNGs, step, rows.
@@ -300,6 +344,7 @@ class _Run:
 
     def train_step(self, batches: Iterator[Any]) -> torch.Tensor:
         """One optimiser step on ``grad_accum`` micro-batches; returns the last micro-batch's loss."""
+        self.train_mode()
         self.optimizer.zero_grad(set_to_none=True)
         for i in range(self.accum):
             loss = self._forward_backward(next(batches), last_micro=i == self.accum - 1)
@@ -331,8 +376,10 @@ class _Run:
         self.step += 1
 
     def log_row(self, val_loader: DataLoader | None, start_time: float) -> None:
-        """Add a row: training loss and accuracy since the last row (over all processes), validation."""
+        """Add a row: training loss, accuracy and clips per second since the last row (over all
+        processes), validation."""
         loss_sum, correct, count = all_sum(self.seen, self.device)
+        clips_per_s = count / (time.perf_counter() - self.since)
         row = {
             "step": self.step,
             "epoch": round(self.step / self.steps_per_epoch, 4),
@@ -344,8 +391,9 @@ class _Run:
             metrics = evaluate(self.model, val_loader, self.device, self.config.amp)
             row.update(val_loss=metrics["loss"], val_acc=metrics["acc"])
         row["elapsed_s"] = round(time.perf_counter() - start_time, 3)
+        row["clips_per_s"] = round(clips_per_s, 3)
         self.rows.append(row)
-        self.seen = [0.0, 0.0, 0.0]
+        self.seen, self.since = [0.0, 0.0, 0.0], time.perf_counter()
 
     def state(self) -> dict[str, Any]:
         """What ``last.pt`` holds: everything :meth:`resume` needs to continue exactly."""
