@@ -1,6 +1,7 @@
 """``python -m vswin_edu.bench`` runs end to end on a tiny config and reports what it documents."""
 
 import json
+import math
 import threading
 from dataclasses import asdict
 
@@ -104,3 +105,27 @@ def test_peak_rss_is_measured_by_the_kernel_without_a_sampling_thread():
         block = torch.ones(50_000_000)  # 200 MB, touched
         del block
     assert rss.peak_mb is not None and 150 < rss.peak_mb < 400
+
+
+def test_bf16_runs_add_a_torchvision_fp32_row_and_every_run_a_limit_row():
+    result = run(variant="micro", frames=4, size=32, reps=1, warmup=0, dtype="bf16")
+    assert result.torchvision_fp32 is not None and result.speedup_vs_fp32 > 0
+    assert result.limit_tflops > 0 and result.fraction_of_limit == result.ours.tflops / result.limit_tflops
+    table = format_table(result)
+    assert "tv fp32" in table and "limit" in table and "against torchvision in fp32" in table
+    fp32 = run(variant="micro", frames=4, size=32, reps=1, warmup=0, limit=False)
+    assert fp32.torchvision_fp32 is None and fp32.speedup_vs_fp32 is None and fp32.limit_tflops is None
+
+
+def test_the_limit_row_times_exactly_the_models_linear_layers():
+    from vswin_edu.bench import linear_shapes
+    from vswin_edu.complexity import model_macs, stage_table
+    from vswin_edu.config import PRESETS
+
+    cfg, thw = PRESETS["t"], (32, 224, 224)
+    linear = sum(t * i * o * n for t, i, o, n in linear_shapes("t", *thw[:2]))
+    rows = stage_table("t", thw)
+    core = sum(r.depth * 2 * r.num_windows * math.prod(r.window) ** 2 * r.channels for r in rows)  # QK^T, PV
+    embed = math.prod(rows[0].grid) * 3 * math.prod(cfg.patch_size) * cfg.embed_dim
+    head = rows[-1].channels * cfg.num_classes
+    assert linear == model_macs("t", thw) - core - embed - head

@@ -310,3 +310,58 @@ def test_autocast_forward_is_finite_and_close_to_fp32(dtype, fast_route):
             _, weights = model.stages[0].blocks[1](torch.randn(1, 4, 8, 8, 48), return_attn=True)
     assert torch.isfinite(low).all() and torch.isfinite(weights).all()
     torch.testing.assert_close(low.float(), ref, rtol=0.05, atol=0.05)
+
+
+def test_swin_t_under_bf16_autocast_stays_within_2e_2_of_fp32():
+    """Issue #18's accuracy bar for bf16 inference: Swin-T, random weights, fast route, every stage
+    (a 20x96x96 clip: a 10x24x24 grid shifted on all three axes and padded in stage 1, a 10x3x3 grid
+    and shrunken window in stage 4)."""
+    torch.manual_seed(0)
+    model = build("t", fast=True).eval()
+    video = torch.randn(1, 3, 20, 96, 96)
+    with torch.no_grad():
+        ref = model(video)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            low = model(video)
+    assert low.dtype == torch.bfloat16
+    assert (low.float() - ref).abs().max() < 2e-2
+
+
+# --- the accelerator branch, exercised on CPU --------------------------------------------------------
+
+
+def _counting_fused_kernel(monkeypatch) -> list:
+    calls: list = []
+    original = FusedAttentionFunction.apply
+
+    def apply(*args):
+        calls.append(args[0].device.type)
+        return original(*args)
+
+    monkeypatch.setattr(FusedAttentionFunction, "apply", apply)
+    return calls
+
+
+def test_a_cpu_training_step_uses_the_fused_cpu_kernel_and_inference_does_not(monkeypatch):
+    calls = _counting_fused_kernel(monkeypatch)
+    model = video_swin_micro(fast=True)
+    video = torch.randn(1, 3, 8, 32, 32)
+    with torch.no_grad():
+        model.eval()(video)
+    assert calls == []  # no gradient: PyTorch's own fused kernel
+    model.train()(video).sum().backward()
+    assert calls and set(calls) == {"cpu"}
+
+
+def test_the_accelerator_branch_runs_in_bf16_without_cpu_only_kernels(monkeypatch):
+    """What a CUDA training step runs, on the meta device (shapes and dtypes, no data): bf16 weights,
+    masks and bias in the queries' dtype for SDPA, forward and backward — and never the CPU kernel."""
+    calls = _counting_fused_kernel(monkeypatch)
+    model = video_swin_micro(fast=True).to(device="meta", dtype=torch.bfloat16).train()
+    video = torch.randn(2, 3, 16, 32, 32, device="meta", dtype=torch.bfloat16)
+    logits = model(video)
+    logits.float().logsumexp(-1).mean().backward()
+    assert logits.shape == (2, 8) and logits.dtype == torch.bfloat16 and logits.device.type == "meta"
+    table = model.stages[0].blocks[1].attn.relpos.relative_position_bias_table
+    assert table.grad is not None and table.grad.dtype == torch.bfloat16
+    assert calls == []

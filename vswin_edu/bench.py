@@ -7,13 +7,25 @@
 Both models live in one process and hold the *same* weights (torchvision's random init converted
 with :func:`vswin_edu.convert.from_torchvision`; nothing is downloaded).  Their steps are
 interleaved — ours, theirs, theirs, ours, ... — after warm-up, so that a machine whose load changes
-during the run slows both alike; the speed-up is the median of the per-repetition ratios.
+during the run slows both alike; the speed-up is the median of the per-repetition ratios.  Each
+step is timed by itself (with its peak memory); the attention-core micro-benchmark, many short
+calls, goes through ``torch.utils.benchmark.Timer`` (warm-up, threads pinned, CUDA synchronised).
+
+Two rows put the speed-up in context.  The **limit** row times the model's own linear layers alone —
+every ``(tokens, in, out)`` GEMM of one forward pass, in the run's dtype — so ``TFLOP/s`` of the model
+can be read as a fraction of what the matrix units reach at those shapes (with AMX, bf16 GEMMs run
+several times faster than fp32 ones; everything else in the model does not).  With ``--dtype bf16``
+or ``fp16`` a **torchvision fp32** row times torchvision without autocast, for the ratio a user who
+switches both precision and implementation sees.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
+import logging
+import math
 import os
 import platform
 import statistics
@@ -27,7 +39,7 @@ import torchvision
 from torch import nn
 from torchvision.models import video as tv_video
 
-from .complexity import model_flops
+from .complexity import model_flops, stage_table
 from .config import PRESETS
 from .convert import from_torchvision, load_state_dict_strict, torchvision_architecture
 from .model import build
@@ -61,6 +73,10 @@ class BenchResult:
     speedup: float  # median over repetitions of torchvision time / our time (same repetition)
     max_abs_diff: float  # logits of the two models on the same clip, eval mode
     compile_s: dict = field(default_factory=dict)  # first-call time of each compiled model
+    torchvision_fp32: Timing | None = None  # with --dtype bf16/fp16: torchvision without autocast
+    speedup_vs_fp32: float | None = None  # median of torchvision-fp32 time / our time
+    limit_tflops: float | None = None  # the model's linear layers alone, in the run's dtype
+    fraction_of_limit: float | None = None  # ours.tflops / limit_tflops
 
 
 def attention_traffic(
@@ -91,11 +107,12 @@ def time_attention_core(
     reps: int = 3,
     seed: int = 0,
 ) -> list[dict]:
-    """Median seconds of ``SoftMax(QK^T/sqrt(d) + B) V`` written out vs fused, for several windows.
+    """Seconds of ``SoftMax(QK^T/sqrt(d) + B) V`` written out vs fused, for several windows.
 
     Every window size attends over the same ``total_tokens`` (``total_tokens // N`` windows), so the
     explicit path's extra cost is the growth of its ``N x N`` logits.  Returns one dict per window:
-    ``window, N, num_windows, explicit_s, fused_s, max_abs_diff`` and the :func:`attention_traffic`.
+    ``window, N, num_windows, explicit_s, fused_s`` (mean of ``reps`` calls, :func:`_seconds_per_call`),
+    ``max_abs_diff`` and the :func:`attention_traffic`.
     """
     gen = torch.Generator().manual_seed(seed)
     rows = []
@@ -112,28 +129,80 @@ def time_attention_core(
         def fused(q=q, k=k, v=v, bias=bias):
             return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
 
-        times: dict[str, list[float]] = {"explicit": [], "fused": []}
         with torch.inference_mode():
-            diff = (explicit() - fused()).abs().max().item()  # also the warm-up
-            for _ in range(reps):
-                for name, fn in (("explicit", explicit), ("fused", fused)):
-                    start = time.perf_counter()
-                    fn()
-                    times[name].append(time.perf_counter() - start)
+            diff = (explicit() - fused()).abs().max().item()
+            explicit_s, fused_s = _seconds_per_call(explicit, reps), _seconds_per_call(fused, reps)
         traffic = attention_traffic(nW, num_heads, N, head_dim)
         rows.append(
             dict(
                 window=tuple(window),
                 N=N,
                 num_windows=nW,
-                explicit_s=statistics.median(times["explicit"]),
-                fused_s=statistics.median(times["fused"]),
+                explicit_s=explicit_s,
+                fused_s=fused_s,
                 max_abs_diff=diff,
                 explicit_bytes=traffic["explicit"],
                 fused_bytes=traffic["fused"],
             )  # fmt: skip
         )
     return rows
+
+
+def _benchmark_module():
+    """``torch.utils.benchmark``, imported without the "No CUDA runtime is found" warning its import
+    logs on a CPU-only machine (it looks for a CUDA toolkit to build C++ extensions, unused here)."""
+    logger = logging.getLogger("torch.utils.cpp_extension")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        from torch.utils import benchmark
+    finally:
+        logger.setLevel(level)
+    return benchmark
+
+
+def _seconds_per_call(fn: Callable[[], torch.Tensor], calls: int) -> float:
+    """Mean seconds of one ``fn()`` over ``calls`` calls, by ``torch.utils.benchmark.Timer``: after
+    its warm-up, with torch's current thread count (the Timer's default would be one thread) and
+    the accelerator synchronised around the calls."""
+    timer = _benchmark_module().Timer("fn()", globals={"fn": fn}, num_threads=torch.get_num_threads())
+    return timer.timeit(number=calls).mean
+
+
+def linear_shapes(variant: str, frames: int, size: int, batch: int = 1) -> list[tuple[int, int, int, int]]:
+    """``(tokens, in, out, count)`` of every linear layer of one forward pass: the model's GEMMs.
+
+    Per stage: QKV ``C -> 3C`` and the projection ``C -> C`` on the padded grid's windows, the MLP
+    ``C -> 4C -> C`` on the grid, ``depth`` times each; then the merging ``4C -> 2C`` on the next grid.
+    """
+    shapes = []
+    rows = stage_table(variant, (frames, size, size))
+    for row, nxt in zip(rows, [*rows[1:], None], strict=True):
+        C, windowed, tokens = (
+            row.channels,
+            batch * row.num_windows * math.prod(row.window),
+            batch * math.prod(row.grid),
+        )
+        shapes += [(windowed, C, 3 * C, row.depth), (windowed, C, C, row.depth),
+                   (tokens, C, 4 * C, row.depth), (tokens, 4 * C, C, row.depth)]  # fmt: skip
+        if nxt is not None:
+            shapes.append((batch * math.prod(nxt.grid), 4 * C, 2 * C, 1))
+    return shapes
+
+
+def gemm_limit(shapes: list[tuple[int, int, int, int]], dtype: torch.dtype, device: torch.device,
+               calls: int = 3) -> float:  # fmt: skip
+    """TFLOP/s of ``F.linear`` over the model's own GEMM shapes (:func:`linear_shapes`) in ``dtype``:
+    what the matrix units reach on this machine for exactly the work the model's linears do."""
+    gen = torch.Generator(device=device).manual_seed(0)
+    flops = seconds = 0.0
+    for tokens, fan_in, fan_out, count in shapes:
+        x = torch.randn(tokens, fan_in, generator=gen, device=device).to(dtype)
+        w = torch.randn(fan_out, fan_in, generator=gen, device=device).to(dtype)
+        with torch.inference_mode():
+            seconds += count * _seconds_per_call(lambda x=x, w=w: F.linear(x, w), calls)
+        flops += count * 2 * tokens * fan_in * fan_out
+    return flops / seconds / 1e12
 
 
 def torchvision_model(variant: str) -> nn.Module:
@@ -213,7 +282,11 @@ def make_step(model: nn.Module, mode: str, video: torch.Tensor, dtype: torch.dty
 
 
 def _measure(step: Callable[[], None], device: torch.device) -> tuple[float, float | None]:
-    """Seconds and peak memory (MB; None where it cannot be measured) of one step."""
+    """Seconds and peak memory (MB; None where it cannot be measured) of one step.
+
+    Timed by hand, not by ``torch.utils.benchmark.Timer``: its ``timeit`` runs two warm-up calls
+    before each measurement and ``blocked_autorange`` picks its own count, while these steps
+    (seconds each) alternate between the two models in a fixed order after ``warmup`` steps."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
         torch.cuda.reset_peak_memory_stats(device)
@@ -272,8 +345,13 @@ def run(
     compile: bool = False,
     seed: int = 0,
     readable: bool = False,
+    limit: bool = True,
 ) -> BenchResult:
-    """Time both models, interleaved, and return a :class:`BenchResult` (see the module docstring)."""
+    """Time both models, interleaved, and return a :class:`BenchResult` (see the module docstring).
+
+    With ``dtype`` other than fp32 a copy of torchvision runs in fp32 too (the ``torchvision_fp32``
+    row); ``limit`` adds the GEMM-throughput row (:func:`gemm_limit`).
+    """
     if mode not in ("infer", "train"):
         raise ValueError(f"mode must be 'infer' or 'train', got {mode!r}")
     if dtype not in DTYPES:
@@ -287,17 +365,22 @@ def run(
     with torch.no_grad():  # not inference_mode: tensors cached here may serve a training step next
         diff = (ours.eval()(video) - theirs.eval()(video)).abs().max().item()
     models = {"ours": ours, "torchvision": theirs}
+    if dtype != "fp32":
+        models["torchvision_fp32"] = copy.deepcopy(theirs)
     compile_s = {}
     if compile:
         models = {name: torch.compile(m) for name, m in models.items()}
-    steps = {name: make_step(m, mode, video, DTYPES[dtype]) for name, m in models.items()}
+    steps = {
+        name: make_step(m, mode, video, torch.float32 if name == "torchvision_fp32" else DTYPES[dtype])
+        for name, m in models.items()
+    }
     if compile:  # the first call compiles; report it apart from the timings
         for name, step in steps.items():
             compile_s[name] = _measure(step, dev)[0]
-    times: dict[str, list[float]] = {"ours": [], "torchvision": []}
-    mems: dict[str, list[float | None]] = {"ours": [], "torchvision": []}
+    times: dict[str, list[float]] = {name: [] for name in steps}
+    mems: dict[str, list[float | None]] = {name: [] for name in steps}
     for r in range(warmup + reps):
-        order = ("ours", "torchvision") if r % 2 == 0 else ("torchvision", "ours")  # ABBA
+        order = list(steps) if r % 2 == 0 else list(reversed(steps))  # ABBA
         for name in order:
             seconds, mem = _measure(steps[name], dev)
             if r >= warmup:
@@ -305,18 +388,32 @@ def run(
                 mems[name].append(mem)
     flops = model_flops(PRESETS[variant], (frames, size, size)) * batch * (3 if mode == "train" else 1)
     ratios = [t / o for t, o in zip(times["torchvision"], times["ours"], strict=True)]
+    fp32 = None
+    if "torchvision_fp32" in times:
+        fp32 = _timing(times["torchvision_fp32"], mems["torchvision_fp32"], batch, flops)
+        fp32_ratio = statistics.median(
+            t / o for t, o in zip(times["torchvision_fp32"], times["ours"], strict=True)
+        )
+    ours_timing = _timing(times["ours"], mems["ours"], batch, flops)
+    limit_tflops = (
+        gemm_limit(linear_shapes(variant, frames, size, batch), DTYPES[dtype], dev) if limit else None
+    )
     config = dict(variant=variant, batch=batch, frames=frames, size=size, device=device, dtype=dtype,
                   mode=mode, reps=reps, warmup=warmup, compile=compile, seed=seed,
-                  readable=readable)  # fmt: skip
+                  readable=readable, limit=limit)  # fmt: skip
     return BenchResult(
         config=config,
         machine=machine_info(dev),
         flops_per_step=flops,
-        ours=_timing(times["ours"], mems["ours"], batch, flops),
+        ours=ours_timing,
         torchvision=_timing(times["torchvision"], mems["torchvision"], batch, flops),
         speedup=statistics.median(ratios),
         max_abs_diff=diff,
         compile_s=compile_s,
+        torchvision_fp32=fp32,
+        speedup_vs_fp32=None if fp32 is None else fp32_ratio,
+        limit_tflops=limit_tflops,
+        fraction_of_limit=None if limit_tflops is None else ours_timing.tflops / limit_tflops,
     )
 
 
@@ -334,18 +431,28 @@ def format_table(result: BenchResult) -> str:
         f"{'model':<12} {'median s':>9} {'min s':>8} {'max s':>8} {'spread':>7} {'clips/s':>8} "
         f"{'TFLOP/s':>8} {mem:>13}",
     ]
-    for name in ("ours", "torchvision"):
-        t: Timing = getattr(result, name)
+    for name in ("ours", "torchvision", "torchvision_fp32"):
+        t: Timing | None = getattr(result, name)
+        if t is None:
+            continue
         peak = "n/a" if t.peak_mem_mb is None else f"{t.peak_mem_mb:.0f}"
+        label = "tv fp32" if name == "torchvision_fp32" else name
         lines.append(
-            f"{name:<12} {t.median_s:9.3f} {t.min_s:8.3f} {t.max_s:8.3f} {t.spread:7.0%} "
+            f"{label:<12} {t.median_s:9.3f} {t.min_s:8.3f} {t.max_s:8.3f} {t.spread:7.0%} "
             f"{t.clips_per_s:8.2f} {t.tflops:8.3f} {peak:>13}"
         )
+    if result.limit_tflops is not None:
+        lines.append(f"{'limit':<12} {'':>9} {'':>8} {'':>8} {'':>7} {'':>8} {result.limit_tflops:8.3f}   "
+                     f"(the model's linear layers alone, {c['dtype']})")  # fmt: skip
     lines += [
         "",
         f"speed-up (median of per-repetition torchvision/ours): {result.speedup:.2f}x",
         f"max |logits ours - torchvision| (eval, same clip): {result.max_abs_diff:.2e}",
     ]
+    if result.speedup_vs_fp32 is not None:
+        lines.append(f"speed-up against torchvision in fp32 (no autocast): {result.speedup_vs_fp32:.2f}x")
+    if result.fraction_of_limit is not None:
+        lines.append(f"ours reaches {result.fraction_of_limit:.0%} of the limit row's TFLOP/s")
     if result.compile_s:
         lines.append(
             "first call incl. compile: " + ", ".join(f"{k} {v:.1f} s" for k, v in result.compile_s.items())
@@ -364,7 +471,12 @@ JSON_FIELDS = """--json fields:
                   increase during a step, from Linux's VmHWM; null elsewhere)
   speedup         median over repetitions of torchvision time / our time
   max_abs_diff    max |logits ours - logits torchvision| on the same clip, eval mode
-  compile_s       with --compile: the first (compiling) call of each model, in seconds"""
+  compile_s       with --compile: the first (compiling) call of each model, in seconds
+  torchvision_fp32, speedup_vs_fp32
+                  with --dtype bf16/fp16: torchvision without autocast, and torchvision-fp32 / ours
+  limit_tflops, fraction_of_limit
+                  TFLOP/s of the model's linear layers alone (F.linear at its shapes, run's dtype),
+                  and ours.tflops / limit_tflops (null with --no-limit)"""
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
@@ -399,6 +511,8 @@ def main(argv: list[str] | None = None) -> BenchResult:
     parser.add_argument("--seed", type=int, default=0, help="seed for the weights and the input clip")
     parser.add_argument("--readable", action="store_true",
                         help="time our readable route (the chapters' steps), not vswin_edu.fast")  # fmt: skip
+    parser.add_argument("--no-limit", dest="limit", action="store_false",
+                        help="skip the limit row (the model's linear layers timed alone)")  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the result as JSON instead of a table")
     args = parser.parse_args(argv)
     if args.threads:
