@@ -7,9 +7,9 @@ PY := $(VENV)/bin/python
 # pytest exits 5 when a selection holds no test; an empty subset is not a failure here.
 PYTEST = run_pytest() { $(PY) -m pytest "$$@"; rc=$$?; if [ $$rc -eq 5 ]; then echo "(no tests in this subset)"; rc=0; fi; return $$rc; }; run_pytest
 
-.PHONY: setup browser lab test test-unit test-notebooks test-browser lint notebooks book slides bench clean-notebooks clean learner
+.PHONY: setup system browser lab test test-unit test-notebooks test-browser lint notebooks book slides bench clean-notebooks clean learner
 
-setup: $(VENV)/.installed browser
+setup: $(VENV)/.installed system
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,17 @@ $(VENV)/.installed: pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (vswin-edu)"
 	touch $@
 
-# Headless Chromium for the real-browser widget tests (Debian package; never `playwright install`).
-browser:
-	@if [ -x /usr/bin/chromium ]; then echo "chromium: /usr/bin/chromium"; \
+# Debian packages some tests need: headless Chromium for the real-browser widget tests (never
+# `playwright install`) and FFmpeg's shared libraries for the TorchCodec video backend.
+system:
+	@missing=""; [ -x /usr/bin/chromium ] || missing="chromium"; \
+	ldconfig -p | grep -q 'libavcodec\.so' || missing="$$missing ffmpeg"; \
+	if [ -z "$$missing" ]; then echo "system packages: chromium and FFmpeg are present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	else echo "NOTE: the browser tests need Debian's chromium: sudo apt-get install -y chromium"; fi
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	else echo "NOTE: the browser and TorchCodec tests need Debian's$$missing: sudo apt-get install -y$$missing"; fi
+
+browser: system
 
 lab: $(VENV)/.installed
 	$(VENV)/bin/jupyter lab notebooks/00_video_tensors.ipynb
