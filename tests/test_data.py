@@ -17,6 +17,7 @@ from vswin_edu.data import (
     sample_clip_indices,
     spatial_crops,
     write_video,
+    write_video_folder,
 )
 
 PAIRS = [
@@ -185,12 +186,7 @@ def video_root(tmp_path_factory):
     """Two classes, two tiny mpeg4 files each, written with PyAV from MovingShapes clips."""
     root = tmp_path_factory.mktemp("videos")
     shapes = MovingShapes(4, frames=20, size=32, classes=("left", "right"), noise=0.0, standardize=False)
-    for i in range(4):
-        video, label = shapes[i]
-        folder = root / shapes.class_names[label]
-        folder.mkdir(exist_ok=True)
-        frames = (video.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 3, 0)  # (T, H, W, 3)
-        write_video(folder / f"clip{i}.mp4", frames, fps=10)
+    write_video_folder(shapes, root)
     (root / "left" / "notes.txt").write_text("not a video")
     return root
 

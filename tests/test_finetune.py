@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from vswin_edu.convert import to_official, to_torchvision
-from vswin_edu.data import MovingShapes, write_video
+from vswin_edu.data import MovingShapes, write_video_folder
 from vswin_edu.train import TrainConfig, build_model, evaluate, fit, load_checkpoint
 from vswin_edu.train import loop as train_loop
 from vswin_edu.train.__main__ import main
@@ -33,12 +33,8 @@ def video_root(tmp_path_factory):
     """``train/`` with two classes of two videos each, ``val/`` with one each: 8 frames of 32x32."""
     root = tmp_path_factory.mktemp("videos")
     shapes = MovingShapes(6, frames=8, size=32, classes=("down", "grow"), noise=0.0, standardize=False)
-    for i in range(6):
-        video, label = shapes[i]
-        folder = root / ("train" if i < 4 else "val") / shapes.class_names[label]
-        folder.mkdir(parents=True, exist_ok=True)
-        frames = (video.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 3, 0)  # (T, H, W, 3)
-        write_video(folder / f"clip{i}.mp4", frames)
+    write_video_folder(shapes, root / "train", range(4))
+    write_video_folder(shapes, root / "val", range(4, 6))
     return root
 
 

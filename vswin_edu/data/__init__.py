@@ -27,6 +27,7 @@ from .video_io import (
     read_frames,
     read_video,
     write_video,
+    write_video_folder,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "average_scores",
     "read_video",
     "write_video",
+    "write_video_folder",
     "count_frames",
     "read_frames",
     "BACKENDS",

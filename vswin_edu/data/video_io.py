@@ -16,7 +16,7 @@ imported only by ``backend="torchcodec"``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -30,6 +30,7 @@ __all__ = [
     "BACKENDS",
     "read_video",
     "write_video",
+    "write_video_folder",
     "count_frames",
     "read_frames",
     "VideoFolder",
@@ -171,6 +172,25 @@ def write_video(path: str | Path, frames: torch.Tensor, fps: int = 10, codec: st
         for frame in frames.numpy():
             container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
         container.mux(stream.encode())  # flush the encoder
+
+
+def write_video_folder(
+    dataset: Dataset, root: str | Path, indices: Sequence[int] | None = None, fps: int = 10
+) -> Path:
+    """Write clips of a dataset as ``root/<class name>/clip<i>.mp4``: a folder :class:`VideoFolder` reads.
+
+    ``dataset[i]`` is ``(video, label)`` with ``video`` ``(3, T, H, W)`` in ``[0, 1]`` (e.g.
+    :class:`~vswin_edu.data.synthetic.MovingShapes` with ``standardize=False``) and
+    ``dataset.class_names`` names the labels.  Returns ``root``.
+    """
+    root = Path(root)
+    for i in range(len(dataset)) if indices is None else indices:
+        video, label = dataset[i]
+        folder = root / dataset.class_names[label]
+        folder.mkdir(parents=True, exist_ok=True)
+        frames = (video.clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 3, 0)  # (T, H, W, 3)
+        write_video(folder / f"clip{i}.mp4", frames, fps=fps)
+    return root
 
 
 class VideoFolder(Dataset):
