@@ -220,6 +220,19 @@ def test_autocast_step_runs(amp):
     assert math.isfinite(history.final["train_loss"])
 
 
+def test_amp_auto_picks_bf16_only_where_the_device_has_bf16_matrix_units(monkeypatch):
+    from vswin_edu.train.device import resolve_amp
+
+    cpu = torch.device("cpu")
+    for amx, avx512_bf16, expected in ((True, False, "bf16"), (False, True, "bf16"), (False, False, None)):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda v=avx512_bf16: v)
+        assert resolve_amp("auto", cpu) == expected
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert resolve_amp("auto", torch.device("cuda")) == "bf16"
+    assert resolve_amp("fp16", cpu) == "fp16" and resolve_amp(None, cpu) is None
+
+
 def test_evaluate_multi_view_averages_every_view():
     class Recorder(nn.Module):
         """Predicts class 1 for views whose first frame is bright, and records the views' shapes."""

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -39,7 +40,7 @@ from .config import (
     TrainConfig,
     check_model_flags,
 )
-from .device import resolve_device
+from .device import resolve_amp, resolve_device
 from .evaluate import evaluate
 from .loop import History, build_model, fit
 
@@ -219,8 +220,9 @@ def _add_run_flags(group: argparse._ArgumentGroup) -> None:
     on_off = argparse.BooleanOptionalAction  # --fast / --no-fast
     group.add_argument(
         "--amp",
-        choices=AMP_DTYPES,
-        help="mixed precision: bf16 or fp16 (fp16 uses a GradScaler); for CUDA (default: None)",
+        choices=(*AMP_DTYPES, "auto"),
+        help="mixed precision: bf16 or fp16 (fp16 uses a GradScaler); auto: bf16 where the device has bf16 "
+        "matrix units (CUDA, or a CPU with AMX / AVX-512-BF16), else fp32 (default: None, fp32)",
     )
     group.add_argument(
         "--fast",
@@ -378,6 +380,12 @@ def write_curves(history: History) -> None:
 def main(argv: list[str] | None = None) -> dict:
     parser = make_parser()
     args = parser.parse_args(argv)
+    if args.amp == "auto":
+        try:
+            args.amp = resolve_amp("auto", resolve_device(args.device))
+        except ValueError as err:
+            parser.error(str(err))
+        print(f"--amp auto: {args.amp or 'fp32'} on this device", file=sys.stderr)
     # Bad flags are said in one line before any work starts (argparse's "error: ..."), not as a
     # traceback: the data flags, flag values, the device, the output folders, the checkpoints.
     try:
