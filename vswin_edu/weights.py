@@ -14,7 +14,7 @@ The files are torchvision's own (the official checkpoints, ported): ``video_swin
 VideoSwin_T_Weights.KINETICS400_V1)`` -- or ``weights="KINETICS400_V1"`` -- downloads one once
 into torch.hub's cache (``$TORCH_HOME/hub/checkpoints``, see ``torch.hub.get_dir()``), reads it with
 ``weights_only=True`` and converts it to our key names (:func:`vswin_edu.convert.from_torchvision`).
-The numbers in ``meta`` are torchvision's (``tests/test_predict.py`` compares them).
+The numbers in ``meta`` are read from torchvision's enums (``tests/test_predict.py`` compares them).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from urllib.error import URLError
 
 import torch
 from torchvision.models import Weights, WeightsEnum
+from torchvision.models import video as tv_video
 
 from .convert import from_torchvision
 from .transforms import VideoClassificationPreset
@@ -47,16 +48,6 @@ KINETICS400_CATEGORIES = (
     resources.files("vswin_edu.data").joinpath("kinetics400_categories.txt").read_text().splitlines()
 )
 
-_K400_META = {
-    "categories": KINETICS400_CATEGORIES,
-    "min_size": (1, 1),  # any frame size and clip length run (windows shrink to small grids)
-    "min_temporal_size": 1,
-    "recipe": "https://github.com/SwinTransformer/Video-Swin-Transformer#kinetics-400",
-    "_docs": (
-        "The weights were ported from the paper. The accuracies are estimated on video-level "
-        "with parameters `frame_rate=15`, `clips_per_video=12`, and `clip_len=32`"
-    ),
-}
 # torchvision's preset: short side 256, centre crop 224; transforms(num_crops=3) gives the paper's test
 _TRANSFORMS = partial(VideoClassificationPreset, crop_size=224)
 
@@ -85,63 +76,26 @@ class VideoSwinWeights(WeightsEnum):
         return Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(self.url)
 
 
+def _ported(member: WeightsEnum) -> Weights:
+    """torchvision's file and metadata (``num_params``, ``_metrics``, ``_ops``, ...) with our preset,
+    the shipped class names and the name of the torchvision member it came from."""
+    meta = {**member.meta, "categories": KINETICS400_CATEGORIES, "torchvision": repr(member)}
+    return Weights(url=member.url, transforms=_TRANSFORMS, meta=meta)
+
+
 class VideoSwin_T_Weights(VideoSwinWeights):
-    KINETICS400_V1 = Weights(
-        url="https://download.pytorch.org/models/swin3d_t-7615ae03.pth",
-        transforms=_TRANSFORMS,
-        meta={
-            **_K400_META,
-            "num_params": 28158070,
-            "_metrics": {"Kinetics-400": {"acc@1": 77.715, "acc@5": 93.519}},
-            "_ops": 43.882,  # torchvision's GFLOPS figure
-            "_file_size": 121.543,  # MB
-            "torchvision": "Swin3D_T_Weights.KINETICS400_V1",
-        },
-    )
+    KINETICS400_V1 = _ported(tv_video.Swin3D_T_Weights.KINETICS400_V1)
     DEFAULT = KINETICS400_V1
 
 
 class VideoSwin_S_Weights(VideoSwinWeights):
-    KINETICS400_V1 = Weights(
-        url="https://download.pytorch.org/models/swin3d_s-da41c237.pth",
-        transforms=_TRANSFORMS,
-        meta={
-            **_K400_META,
-            "num_params": 49816678,
-            "_metrics": {"Kinetics-400": {"acc@1": 79.521, "acc@5": 94.158}},
-            "_ops": 82.841,
-            "_file_size": 218.288,
-            "torchvision": "Swin3D_S_Weights.KINETICS400_V1",
-        },
-    )
+    KINETICS400_V1 = _ported(tv_video.Swin3D_S_Weights.KINETICS400_V1)
     DEFAULT = KINETICS400_V1
 
 
 class VideoSwin_B_Weights(VideoSwinWeights):
-    KINETICS400_V1 = Weights(
-        url="https://download.pytorch.org/models/swin3d_b_1k-24f7c7c6.pth",
-        transforms=_TRANSFORMS,
-        meta={
-            **_K400_META,
-            "num_params": 88048984,
-            "_metrics": {"Kinetics-400": {"acc@1": 79.427, "acc@5": 94.386}},
-            "_ops": 140.667,
-            "_file_size": 364.134,
-            "torchvision": "Swin3D_B_Weights.KINETICS400_V1",
-        },
-    )
-    KINETICS400_IMAGENET22K_V1 = Weights(
-        url="https://download.pytorch.org/models/swin3d_b_22k-7c6ae6fa.pth",
-        transforms=_TRANSFORMS,
-        meta={
-            **_K400_META,
-            "num_params": 88048984,
-            "_metrics": {"Kinetics-400": {"acc@1": 81.643, "acc@5": 95.574}},
-            "_ops": 140.667,
-            "_file_size": 364.134,
-            "torchvision": "Swin3D_B_Weights.KINETICS400_IMAGENET22K_V1",
-        },
-    )
+    KINETICS400_V1 = _ported(tv_video.Swin3D_B_Weights.KINETICS400_V1)
+    KINETICS400_IMAGENET22K_V1 = _ported(tv_video.Swin3D_B_Weights.KINETICS400_IMAGENET22K_V1)
     DEFAULT = KINETICS400_V1
 
 
