@@ -156,11 +156,15 @@ def check_torch_file(path: str | os.PathLike) -> None:
         )
 
 
+def parse_sizes(text: str, name: str, layout: str, example: str) -> tuple[int, ...]:
+    """``"4x3"``-style text -> ``(4, 3)``: as many positive ints as ``layout`` (``"CLIPSxCROPS"``) has
+    parts, separated by ``x``; otherwise a ``ValueError`` naming ``name``, the layout and ``example``."""
+    parts = text.lower().split("x")
+    if len(parts) != len(layout.split("x")) or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"{name} must be {layout} with positive integers, like {example}; got {text!r}")
+    return tuple(int(p) for p in parts)
+
+
 def parse_input_shape(text: str) -> tuple[int, int, int, int, int]:
     """``"1x3x16x224x224"`` -> ``(1, 3, 16, 224, 224)``; a clear error otherwise."""
-    parts = text.lower().split("x")
-    if len(parts) != 5 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(
-            f"--input must be BxCxTxHxW with positive integers, like 1x3x16x224x224; got {text!r}"
-        )
-    return tuple(int(p) for p in parts)  # type: ignore[return-value]
+    return parse_sizes(text, "--input", "BxCxTxHxW", "1x3x16x224x224")  # type: ignore[return-value]

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from ._checks import parse_sizes
 from .data import BACKENDS, average_scores, count_frames, multi_view_indices, read_frames
 from .transforms import VideoClassificationPreset
 
@@ -50,10 +51,7 @@ class Prediction:
 
 def parse_views(text: str) -> tuple[int, int]:
     """``"4x3"`` -> ``(4, 3)``: temporal clips x spatial crops; a clear error otherwise."""
-    parts = text.lower().split("x")
-    if len(parts) != 2 or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise ValueError(f"views must be CLIPSxCROPS with positive integers, like 4x3; got {text!r}")
-    return int(parts[0]), int(parts[1])
+    return parse_sizes(text, "views", "CLIPSxCROPS", "4x3")  # type: ignore[return-value]
 
 
 def view_transform(model: nn.Module, num_crops: int, crop_size: int | None = None) -> nn.Module:
