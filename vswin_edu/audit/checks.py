@@ -75,8 +75,7 @@ def _tuple(t: torch.Tensor) -> Size3:
 
 def _origins(padded: Size3, window: Size3, start: Size3) -> torch.Tensor:
     """Window slot origins ``(nW, N, 3)`` if the rolled grid starts at original ``start`` (any shift)."""
-    axes = [torch.arange(n) for n in padded]
-    rolled = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)  # (Dp, Hp, Wp, 3)
+    rolled = window_coords(padded).view(*padded, 3)  # (Dp, Hp, Wp, 3): every position of the rolled grid
     return window_partition(((rolled + torch.tensor(start)) % torch.tensor(padded))[None], window)
 
 
@@ -88,8 +87,7 @@ def _as_observed(origins: torch.Tensor, grid: Size3) -> torch.Tensor:
 
 def _pad_after_roll(geo: WindowGeometry) -> torch.Tensor:
     """Origins if the grid is rolled *before* it is padded: the padding stays at the end."""
-    axes = [torch.arange(n) for n in geo.padded]
-    rolled = torch.stack(torch.meshgrid(*axes, indexing="ij"), dim=-1)  # (Dp, Hp, Wp, 3)
+    rolled = window_coords(geo.padded).view(*geo.padded, 3)  # (Dp, Hp, Wp, 3)
     grid, shift = torch.tensor(geo.dhw), torch.tensor(geo.shift)
     origin = torch.where(rolled < grid, (rolled + shift) % grid, grid)  # grid = "in the padding"
     return _as_observed(window_partition(origin[None], geo.window), geo.dhw)
